@@ -1,0 +1,50 @@
+# Building a WaveNet: `make book` builds the executed book, `make test` runs every check.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+STAMP  := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup data book book-fast chapter test exercises grade bench train sweep clean
+
+## setup: make .venv, install the pinned dependencies, obtain data/names.txt
+setup: $(STAMP) data/names.txt
+
+$(STAMP): requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@# make data/, wavenet/ and autograder/ importable from any folder (book pages, nbgrader)
+	echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/building-a-wavenet.pth"
+	touch $@
+
+## data: download names.txt (or copy $$NAMES_TXT) and check its sha256
+data data/names.txt: | $(STAMP)
+	$(PY) -m data
+
+## book: the full executed book in _build/html (unchanged chapters come from the cache)
+book: setup
+	$(JB) build . -W --keep-going
+
+## book-fast: every cell run with COURSE_FAST=1 (100x shorter training), in _build/fast/_build/html
+book-fast: setup
+	COURSE_FAST=1 $(JB) build . -W --keep-going --path-output _build/fast
+
+## chapter: rebuild one page alone, e.g. `make chapter CH=book/05_hierarchical.md`
+chapter: setup
+	$(JB) build $(CH) -W
+
+## test: unit tests, the fast book, the reader test, grading of every assignment
+test: setup book-fast
+	$(PY) -m pytest -q tests
+
+## exercises: regenerate exercises/ from solutions/ with nbgrader
+exercises: setup
+	$(PY) -m autograder release
+
+## grade: grade one notebook, e.g. `make grade ASSIGNMENT=01_layers NB=path/to.ipynb`
+grade: setup
+	$(PY) -m autograder grade $(ASSIGNMENT) $(NB)
+
+clean:
+	rm -rf _build .nbgrader_work

@@ -1,0 +1,48 @@
+"""Settings shared by the book, the harness and the benchmarks, in one place.
+
+``COURSE_FAST=1`` shortens every training run 100x (for CI and quick looks);
+every cell still runs. ``COURSE_DEVICE`` overrides the device (default: CUDA
+when present, else CPU).
+"""
+import os
+from dataclasses import dataclass, replace
+
+import torch
+
+FAST = os.environ.get("COURSE_FAST", "") not in ("", "0")
+FAST_FACTOR = 100
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The lecture's optimization: SGD, step decay, batch 32."""
+    steps: int = 200_000
+    batch_size: int = 32
+    lr: float = 0.1
+    decay_at: int = 150_000  # lr becomes lr_after from this step on
+    lr_after: float = 0.01
+    log_every: int = 10_000
+    seed: int = 42
+
+    def lr_at(self, step):
+        return self.lr if step < self.decay_at else self.lr_after
+
+
+LECTURE = Recipe()
+
+
+def recipe(fast=None, **overrides):
+    """The lecture's recipe, shortened when ``COURSE_FAST`` is set."""
+    r = replace(LECTURE, **overrides)
+    if FAST if fast is None else fast:
+        k = FAST_FACTOR
+        r = replace(r, steps=r.steps // k, decay_at=r.decay_at // k, log_every=max(1, r.log_every // k))
+    return r
+
+
+def device():
+    """``torch.device`` to train on: ``COURSE_DEVICE``, else CUDA if present, else CPU."""
+    name = os.environ.get("COURSE_DEVICE")
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
