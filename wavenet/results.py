@@ -1,0 +1,86 @@
+"""The book's performance log: each chapter records its numbers, chapter 7 reads them.
+
+Every chapter runs in its own kernel, so results travel through small JSON
+files, one per run, in a folder that depends on the build mode (a fast book
+never mixes its numbers with a full one)::
+
+    _build/results/full/mlp3.json     # make book
+    _build/results/fast/mlp3.json     # make book-fast (COURSE_FAST=1)
+
+Example:
+    >>> record("mlp3", params=12097, train=2.0583, val=2.1054)
+    >>> load()["mlp3"]["val"]
+    2.1054
+"""
+import json
+from pathlib import Path
+
+from wavenet.config import FAST
+
+ROOT = Path(__file__).resolve().parent.parent  # the repo root, whatever the cwd
+
+# The lecture's performance log, in its order: (key, what changed, params, train, val).
+LECTURE = {
+    "mlp3": dict(step="original: 3 characters, 200 hidden, one layer", params=12_097, train=2.058, val=2.105),
+    "flat8": dict(step="context 3 -> 8, still one layer", params=22_097, train=1.918, val=2.027),
+    "hier_buggy": dict(step="flat -> hierarchical (n_hidden 68)", params=22_397, train=1.941, val=2.029),
+    "hier_fixed": dict(step="BatchNorm1d fixed for 3-D input", params=22_397, train=1.912, val=2.022),
+    "scaled": dict(step="n_embd 24, n_hidden 128", params=76_579, train=1.769, val=1.993),
+}
+CHAPTER = {"mlp3": 1, "flat8": 4, "hier_buggy": 5, "hier_fixed": 6, "scaled": 7}
+TOLERANCE = 0.02  # the book's val losses must land this close to the lecture's
+
+
+def results_dir(fast=None):
+    """Folder of this build mode's JSON files (``fast`` defaults to ``COURSE_FAST``)."""
+    return ROOT / "_build" / "results" / ("fast" if (FAST if fast is None else fast) else "full")
+
+
+def record(key, fast=None, **numbers):
+    """Save one run's numbers (plain floats, ints, lists) as ``<key>.json``."""
+    folder = results_dir(fast)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{key}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(numbers))
+    tmp.replace(path)  # atomic: a reader never sees half a file
+    return path
+
+
+def load(fast=None):
+    """Every recorded run of this build mode: ``{key: {name: number}}``."""
+    folder = results_dir(fast)
+    if not folder.is_dir():
+        return {}
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def table(measured=None, fast=None):
+    """The lecture's performance log beside this book's numbers, as Markdown.
+
+    A run that has not been recorded yet gets a row that says so, instead of an
+    error, so chapter 7 builds even when an earlier chapter was skipped.
+    """
+    fast = FAST if fast is None else fast
+    measured = load(fast) if measured is None else measured
+    rows = [
+        "| ch. | what changed | params (lecture / book) | train (lecture / book) "
+        "| val (lecture / book) | val gap |",
+        "|---:|:---|---:|---:|---:|:---|",
+    ]
+    for key, lec in LECTURE.items():
+        got = measured.get(key)
+        head = f"| {CHAPTER[key]} | {lec['step']} "
+        if got is None:
+            rows.append(head + f"| {lec['params']:,} / – | {lec['train']:.3f} / – | {lec['val']:.3f} / – "
+                        f"| missing: no `{results_dir(fast).relative_to(ROOT) / (key + '.json')}`, "
+                        f"build chapter {CHAPTER[key]} first |")
+            continue
+        gap = got["val"] - lec["val"]
+        if fast:
+            verdict = f"{gap:+.3f} (fast run, not comparable)"
+        else:
+            verdict = f"{gap:+.3f} " + ("ok" if abs(gap) <= TOLERANCE else f"**off by more than {TOLERANCE}**")
+        rows.append(head + f"| {lec['params']:,} / {got['params']:,} | {lec['train']:.3f} / {got['train']:.4f} "
+                    f"| {lec['val']:.3f} / {got['val']:.4f} | {verdict} |")
+    return "\n".join(rows)
