@@ -1,0 +1,293 @@
+"""The hierarchical model as a stack of dilated causal convolutions (chapter 8).
+
+The tree of chapter 5 computes one prediction from 8 characters. Sliding the
+same tree along a whole name gives a prediction at every position, and the
+sliding is exactly what ``Conv1d`` does: a level that fuses two neighbours with
+``Linear(2C, H)`` is a convolution with kernel 2 whose taps are the two halves
+of that Linear's weight. Level ``l`` fuses nodes ``2**l`` positions apart, so
+its dilation is ``2**l``: 1, 2, 4 for a context of 8.
+
+Layout: the course's layers are channels-last ``(B, T, C)``; ``F.conv1d`` wants
+``(B, C, T)``, so :class:`CausalConv1d` transposes in and out (free views).
+"""
+import torch
+import torch.nn.functional as F
+
+from wavenet.nn import BatchNorm1d, Embedding, Linear, Tanh
+from data.dataset import encode
+
+
+class CausalConv1d:
+    """Dilated convolution whose output at ``t`` reads inputs ``t - d*(k-1) .. t`` only.
+
+    It pads nothing ("valid" convolution): the output is ``d*(k-1)`` shorter
+    than the input and output position ``j`` lines up with input position
+    ``j + d*(k-1)``, the newest input it reads. :class:`WaveNet` pads its
+    input with '.' tokens instead of zeros, as ``build_dataset`` does, so the
+    first positions see the same context as the dataset's first examples.
+
+    Args:
+        in_channels, out_channels: ``C_in`` and ``C_out``.
+        kernel_size: taps per output; the course uses 2 (fuse two nodes).
+        dilation: distance ``d`` between the taps.
+        bias: add a learned bias (off before a BatchNorm, which cancels it).
+
+    Shape:
+        Input ``(B, T, C_in)``, output ``(B, T - d*(k-1), C_out)``. The weight
+        is ``(C_out, C_in, k)``, as in ``torch.nn.Conv1d``.
+
+    Example:
+        >>> CausalConv1d(24, 128, dilation=4)(torch.randn(2, 20, 24)).shape
+        torch.Size([2, 16, 128])
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size=2, dilation=1, bias=False):
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        # same scale as Linear(k * C_in, C_out): fan_in counts every tap
+        self.weight = torch.randn((out_channels, in_channels, kernel_size)) / (in_channels * kernel_size)**0.5
+        self.bias = torch.zeros(out_channels) if bias else None
+
+    def __call__(self, x):
+        x = x.transpose(1, 2)                                                    # (B, C_in, T)
+        x = F.conv1d(x, self.weight, self.bias, dilation=self.dilation)          # (B, C_out, T - d*(k-1))
+        self.out = x.transpose(1, 2)                                             # (B, T - d*(k-1), C_out)
+        return self.out
+
+    def parameters(self):
+        return [self.weight] + ([] if self.bias is None else [self.bias])
+
+
+class SeqBatchNorm1d(BatchNorm1d):
+    """:class:`~wavenet.nn.BatchNorm1d` for sequences, with an optional mask.
+
+    In training, the statistics come from the positions where ``mask`` is
+    True (the real characters of each name, not the padding after it). The
+    input is viewed as ``(B*T, C)`` rows first: the same statistics as reducing
+    over dims ``(0, 1)``, but one reduction instead of two (faster on CPU). In
+    eval mode the mask is ignored: every position uses the running statistics.
+
+    Shape:
+        Input ``(B, T, C)`` or ``(N, C)``, ``mask`` ``(B, T)`` bool; output as input.
+    """
+
+    def __call__(self, x, mask=None):
+        if not self.training:
+            return super().__call__(x)
+        rows = x.reshape(-1, x.shape[-1])                # (B*T, C)
+        if mask is not None:
+            rows = rows[mask.reshape(-1)]                # (N_real, C)
+        xmean = rows.mean(0)                             # (C,)
+        xvar = rows.var(0)                               # (C,) unbiased, as in the lecture
+        self.out = self.gamma * (x - xmean) / torch.sqrt(xvar + self.eps) + self.beta
+        with torch.no_grad():
+            m = self.momentum
+            self.running_mean = (1 - m) * self.running_mean + m * xmean
+            self.running_var = (1 - m) * self.running_var + m * xvar
+        return self.out
+
+
+class WaveNet:
+    """The hierarchical model slid along a whole sequence in one pass.
+
+    ``len(dilations)`` levels of ``CausalConv1d(kernel 2) -> BatchNorm -> Tanh``
+    and a ``Linear`` head applied at every position. The receptive field is
+    ``1 + sum(dilations)``: 8 for the default ``(1, 2, 4)``, the block size of
+    the hierarchical model it mirrors.
+
+    Args:
+        vocab_size, n_embd, n_hidden: as :func:`wavenet.models.hierarchical`.
+        dilations: one per level; ``(1, 2, 4, 8)`` sees 16 characters.
+
+    Shape:
+        ``idx`` ``(B, T)`` token ids, where ``idx[:, 0]`` is the '.' that starts
+        every name; ``mask`` ``(B, T)`` bool marks real positions (training
+        statistics only). Output ``(B, T, vocab_size)``: position ``t``
+        predicts token ``t + 1`` from tokens ``<= t``.
+
+    Example:
+        >>> model = WaveNet(n_embd=24, n_hidden=128)
+        >>> model(torch.tensor([[0, 5, 13, 13, 1]])).shape  # '.emma'
+        torch.Size([1, 5, 27])
+    """
+
+    def __init__(self, vocab_size=27, n_embd=24, n_hidden=128, dilations=(1, 2, 4)):
+        self.dilations = tuple(dilations)
+        self.receptive_field = 1 + sum(self.dilations)
+        self.layers = [Embedding(vocab_size, n_embd)]
+        fan_in = n_embd
+        for d in self.dilations:
+            self.layers += [CausalConv1d(fan_in, n_hidden, 2, dilation=d), SeqBatchNorm1d(n_hidden), Tanh()]
+            fan_in = n_hidden
+        self.layers.append(Linear(n_hidden, vocab_size))
+        with torch.no_grad():
+            self.layers[-1].weight *= 0.1  # not confidently wrong at init, as in the lecture
+        for p in self.parameters():
+            p.requires_grad = True
+
+    def __call__(self, idx, mask=None):
+        B, T = idx.shape
+        # '.'-pad on the left so that position 0 sees the all-dot context the dataset uses
+        x = F.pad(idx, (self.receptive_field - 1, 0), value=0)  # (B, T + R - 1)
+        for layer in self.layers:
+            if isinstance(layer, SeqBatchNorm1d):
+                # the extra leading positions are real nodes (early outputs use them)
+                m = None if mask is None else F.pad(mask, (x.shape[1] - T, 0), value=True)
+                x = layer(x, m)
+            else:
+                x = layer(x)  # each conv shortens T by its dilation; the head keeps (B, T, vocab)
+        self.out = x
+        return self.out
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+
+def conv_weight(linear_weight, in_channels):
+    """The kernel-2 conv weight equal to a fuse-two Linear's weight.
+
+    ``FlattenConsecutive(2)`` puts the older node first, so rows ``:C`` of the
+    Linear weight multiply the older node (tap 0) and rows ``C:`` the newer (tap 1).
+
+    Shape:
+        ``(2*C, H)`` -> ``(H, C, 2)``.
+    """
+    w = linear_weight.view(2, in_channels, -1)   # (tap, C, H)
+    return w.permute(2, 1, 0).contiguous()       # (H, C, tap)
+
+
+@torch.no_grad()
+def from_hierarchical(tree, dilations=None):
+    """A :class:`WaveNet` carrying copies of a hierarchical model's weights.
+
+    Args:
+        tree: a ``Sequential`` from :func:`wavenet.models.hierarchical`.
+        dilations: defaults to ``1, 2, 4, ...``, one per level of ``tree``.
+
+    Returns:
+        a ``WaveNet`` that, in eval mode, gives the tree's logits at every position.
+    """
+    emb = tree.layers[0]
+    linears = [l for l in tree.layers if isinstance(l, Linear)]
+    norms = [l for l in tree.layers if isinstance(l, BatchNorm1d)]
+    levels, head = linears[:-1], linears[-1]
+    n_embd, n_hidden = emb.weight.shape[1], levels[0].weight.shape[1]
+    dilations = dilations or tuple(2**i for i in range(len(levels)))
+    net = WaveNet(emb.weight.shape[0], n_embd, n_hidden, dilations)
+    convs = [l for l in net.layers if isinstance(l, CausalConv1d)]
+    net_norms = [l for l in net.layers if isinstance(l, SeqBatchNorm1d)]
+    net.layers[0].weight.copy_(emb.weight)
+    for lin, conv in zip(levels, convs):
+        conv.weight.copy_(conv_weight(lin.weight, lin.weight.shape[0] // 2))
+    for src, dst in zip(norms, net_norms):
+        dst.gamma.copy_(src.gamma)
+        dst.beta.copy_(src.beta)
+        # 3-D inputs leave (1, 1, C) running stats behind; the conv wants (C,)
+        dst.running_mean = src.running_mean.reshape(-1).clone()
+        dst.running_var = src.running_var.reshape(-1).clone()
+    net.layers[-1].weight.copy_(head.weight)
+    net.layers[-1].bias.copy_(head.bias)
+    return net
+
+
+def name_sequences(words, pad_to=None):
+    """Every name as one input row and one target row, padded on the right.
+
+    The input is '.' followed by the name and the target is the name followed by
+    '.', so position ``t`` holds exactly the ``t``-th example ``build_dataset``
+    makes from that name. Padding is '.' in the input and ``-1`` in the target
+    (``F.cross_entropy(..., ignore_index=-1)`` skips it).
+
+    Returns:
+        X ``(N, T)``, Y ``(N, T)`` int64, with ``T = pad_to or max(len) + 1``.
+
+    Example:
+        >>> X, Y = name_sequences(["emma", "ava"])
+        >>> X.tolist(), Y.tolist()
+        ([[0, 5, 13, 13, 1], [0, 1, 22, 1, 0]], [[5, 13, 13, 1, 0], [1, 22, 1, 0, -1]])
+    """
+    T = pad_to or max(len(w) for w in words) + 1
+    X = torch.zeros((len(words), T), dtype=torch.long)
+    Y = torch.full((len(words), T), -1, dtype=torch.long)
+    for i, w in enumerate(words):
+        ix = encode(w)
+        X[i, 1:len(ix) + 1] = torch.tensor(ix, dtype=torch.long)
+        Y[i, :len(ix) + 1] = torch.tensor(ix + [0], dtype=torch.long)
+    return X, Y
+
+
+def trim(X, Y):
+    """Drop the columns that are padding in every row of the batch."""
+    T = int((Y >= 0).sum(1).max())
+    return X[:, :T], Y[:, :T]  # (B, T_batch)
+
+
+def sequence_loss(model, X, Y, training=True):
+    """Mean cross-entropy over the real positions of a batch of names.
+
+    Every real position counts once, so over a whole split this is the same
+    mean as over the split's ``build_dataset`` examples.
+    """
+    mask = Y >= 0                                              # (B, T)
+    logits = model(X, mask if training else None)              # (B, T, vocab)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1), ignore_index=-1)
+
+
+@torch.no_grad()
+def evaluate_sequences(model, X, Y, batch_size=4096):
+    """Eval-mode loss over all real positions of ``(X, Y)`` from :func:`name_sequences`."""
+    from wavenet.train import set_training
+    set_training(model, False)
+    dev = model.parameters()[0].device
+    total, count = 0.0, 0
+    for i in range(0, X.shape[0], batch_size):
+        xb, yb = trim(X[i:i + batch_size], Y[i:i + batch_size])
+        logits = model(xb.to(dev))                                 # (B, T, vocab)
+        yb = yb.to(dev)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
+                                 ignore_index=-1, reduction="sum").item()
+        count += int((yb >= 0).sum())
+    return total / count
+
+
+def positions_logits(model, X, Y):
+    """Logits at the real positions only, in ``build_dataset`` order: ``(N_examples, vocab)``."""
+    logits = model(X)                      # (B, T, vocab)
+    return logits[Y >= 0]                  # (N_examples, vocab): row-major = name by name, position by position
+
+
+def train_sequences(model, X, Y, recipe, log=print):
+    """The lecture's SGD loop, but each step takes ``recipe.batch_size`` whole names.
+
+    Every real position of every drawn name is a training example, so a step
+    sees about 7x more examples than a step of :func:`wavenet.train.train`.
+
+    Args:
+        model: a :class:`WaveNet`.
+        X, Y: all names of a split, from :func:`name_sequences`.
+        recipe: a :class:`wavenet.config.Recipe` (steps, batch of names, lr schedule).
+
+    Returns:
+        float tensor ``(steps,)`` of per-step training losses.
+    """
+    from wavenet.train import set_training
+    import time
+    params = model.parameters()
+    set_training(model, True)
+    dev = params[0].device
+    losses = torch.empty(recipe.steps, device=dev)
+    t0 = time.time()
+    for i in range(recipe.steps):
+        ix = torch.randint(0, X.shape[0], (recipe.batch_size,))
+        xb, yb = trim(X[ix], Y[ix])                        # (B, T_batch): T_batch = longest name + 1
+        loss = sequence_loss(model, xb.to(dev), yb.to(dev))
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            torch._foreach_add_(params, [p.grad for p in params], alpha=-recipe.lr_at(i))
+            losses[i] = loss
+        if log and (i % recipe.log_every == 0 or i == recipe.steps - 1):
+            log(f"{i:7d}/{recipe.steps:7d}: loss {loss.item():.4f}  ({time.time() - t0:.0f}s)")
+    set_training(model, False)
+    return losses.cpu()
