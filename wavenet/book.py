@@ -3,9 +3,12 @@
 Nothing here changes what a model computes; the chapters keep the lecture's
 order of random calls (seed, build, train) in plain sight.
 """
+import textwrap
+
 import matplotlib.pyplot as plt
 import torch
 
+from wavenet.results import window
 from wavenet.train import smooth
 
 
@@ -28,11 +31,6 @@ def to_device(model, device):
     return model
 
 
-def window(steps):
-    """Smoothing window: 1000 steps for the lecture's 200k, 200 points in every plot."""
-    return max(1, steps // 200)
-
-
 def plot_losses(losses, recipe, title=""):
     """Per-step training loss (left) beside its mean over each ``window`` steps (right)."""
     w = window(recipe.steps)
@@ -44,9 +42,10 @@ def plot_losses(losses, recipe, title=""):
     ax2.plot(steps, smoothed)
     ax2.set(title=f"mean of every {w} steps: view(-1, {w}).mean(1)", xlabel="step")
     for ax in (ax1, ax2):
-        ax.axvline(recipe.decay_at, color="gray", ls="--", lw=0.8)
+        ax.axvline(recipe.decay_at, color="gray", ls="--", lw=0.8,
+                   label=f"learning rate {recipe.lr} -> {recipe.lr_after}")
         ax.grid(alpha=0.3)
-    ax2.annotate(" learning rate 0.1 -> 0.01", (recipe.decay_at, smoothed.max().item()), color="gray", fontsize=8)
+    ax2.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -60,9 +59,17 @@ def plot_smoothed(curves, recipe, title=""):
     for label, curve in curves.items():
         curve = torch.as_tensor(curve)
         ax.plot(torch.arange(len(curve)) * w + w / 2, curve, label=label)
-    ax.axvline(recipe.decay_at, color="gray", ls="--", lw=0.8)
+    ax.axvline(recipe.decay_at, color="gray", ls="--", lw=0.8,
+               label=f"learning rate {recipe.lr} -> {recipe.lr_after}")
     ax.set(xlabel="step", ylabel=f"training loss, mean of {w} steps", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.show()
+
+
+def print_names(names, seen=None, width=76):
+    """Print sampled names wrapped to ``width``; with ``seen``, count the new ones."""
+    print(textwrap.fill(", ".join(names), width))
+    if seen is not None:
+        print(f"{sum(n not in seen for n in names)} of {len(names)} are not in the dataset")

@@ -8,8 +8,8 @@ never mixes its numbers with a full one)::
     _build/results/fast/mlp3.json     # make book-fast (COURSE_FAST=1)
 
 Example:
-    >>> record("mlp3", params=12097, train=2.0583, val=2.1054)
-    >>> load()["mlp3"]["val"]
+    >>> record("mlp3", params=12097, train=2.0583, val=2.1054)  # in chapter 1
+    >>> load()["mlp3"]["val"]                                    # in chapter 7
     2.1054
 """
 import json
@@ -44,7 +44,39 @@ def record(key, fast=None, **numbers):
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(numbers))
     tmp.replace(path)  # atomic: a reader never sees half a file
-    return path
+
+
+def window(steps):
+    """Smoothing window: 1000 steps for the lecture's 200k, so every curve has 200 points."""
+    return max(1, steps // 200)
+
+
+def score(key, model, losses, recipe, splits, compare_to=None):
+    """Evaluate ``model`` on the train and val splits, print that beside the
+    lecture's numbers (and, if recorded, the run ``compare_to``), and record it.
+
+    Returns:
+        ``(train_loss, val_loss)`` as floats.
+    """
+    from wavenet.models import count_params
+    from wavenet.train import evaluate, smooth
+
+    train_loss = evaluate(model, *splits["train"])
+    val_loss = evaluate(model, *splits["val"])
+    lec = LECTURE[key]
+    print(f"this book: train {train_loss:.4f}  val {val_loss:.4f}  ({recipe.steps:,} steps)")
+    print(f"lecture:   train {lec['train']:.4f}  val {lec['val']:.4f}")
+    record(key, params=count_params(model), train=train_loss, val=val_loss, steps=recipe.steps,
+           curve=smooth(losses, window(recipe.steps)).tolist())
+    if compare_to:
+        before = load().get(compare_to)
+        if before:
+            print(f"chapter {CHAPTER[compare_to]}: val {before['val']:.4f} -> this chapter: "
+                  f"val {val_loss:.4f} ({val_loss - before['val']:+.4f})")
+        else:
+            print(f"chapter {CHAPTER[compare_to]}'s result is not recorded yet: "
+                  f"build it first to compare")
+    return train_loss, val_loss
 
 
 def load(fast=None):
