@@ -1,0 +1,64 @@
+"""Where the assignments live, and reading notebooks safely.
+
+An assignment is a folder ``solutions/<name>/`` holding ``<name>.ipynb``, an
+nbgrader source notebook. Adding one is adding that notebook (plus
+``autograder/targets/<name>.json`` from ``calibrate`` if it has a
+validation-loss test); nothing else lists them.
+"""
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+WORK = ROOT / ".nbgrader_work"  # scratch course directories (git-ignored)
+
+
+class GradingError(Exception):
+    """The input cannot be graded (unknown assignment, missing file, not a notebook)."""
+
+
+def names():
+    """All assignments, in order."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def source_path(assignment):
+    """``solutions/<assignment>/<assignment>.ipynb``, or :class:`GradingError`."""
+    path = SOLUTIONS / assignment / f"{assignment}.ipynb"
+    if "/" in assignment or assignment.startswith(".") or not path.is_file():
+        raise GradingError(f"unknown assignment {assignment!r}; known: {', '.join(names())}")
+    return path
+
+
+def release_path(assignment, root=EXERCISES):
+    return Path(root) / assignment / f"{assignment}.ipynb"
+
+
+def read_notebook(path):
+    """Read and validate a v4 notebook, or raise :class:`GradingError` saying why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise GradingError(f"no such file: {path}")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except Exception as e:  # JSON errors, schema errors, binary junk
+        raise GradingError(f"{path} is not a valid Jupyter notebook: {type(e).__name__}: {str(e)[:200]}") from None
+    return nb
+
+
+def nbgrader_meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def test_cells(nb):
+    """The graded (autograder test) cells of ``nb``, in order."""
+    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")
+            and not nbgrader_meta(c).get("solution")]
+
+
+def answer_cells(nb):
+    """The cells the learner writes (nbgrader solution cells), in order."""
+    return [c for c in nb.cells if nbgrader_meta(c).get("solution")]
