@@ -46,5 +46,19 @@ exercises: setup
 grade: setup
 	$(PY) -m autograder grade $(ASSIGNMENT) $(NB)
 
+## train: one harness run, e.g. `make train ARGS="--model conv --optimizer adamw --lr 3e-3 --schedule cosine --steps 4000 --batch-size 64"`
+train: setup
+	$(PY) -m wavenet.experiment train $(ARGS)
+
+## sweep: a small grid with the harness (override with ARGS="--grid lr=1e-3,3e-3 ...")
+SWEEP_ARGS ?= --optimizer adamw --schedule cosine --steps 4000 --batch-size 512 --threads 1 \
+	--grid lr=1e-3,3e-3,1e-2 --grid n_hidden=128,192 --prefix sweep
+sweep: setup
+	$(PY) -m wavenet.experiment sweep $(or $(ARGS),$(SWEEP_ARGS))
+
+## bench: speed ratios on this machine (training loops, conv vs position loop, grading time)
+bench: setup
+	$(PY) bench/run.py $(ARGS)
+
 clean:
 	rm -rf _build .nbgrader_work

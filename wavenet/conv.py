@@ -7,8 +7,9 @@ sliding is exactly what ``Conv1d`` does: a level that fuses two neighbours with
 of that Linear's weight. Level ``l`` fuses nodes ``2**l`` positions apart, so
 its dilation is ``2**l``: 1, 2, 4 for a context of 8.
 
-Layout: the course's layers are channels-last ``(B, T, C)``; ``F.conv1d`` wants
-``(B, C, T)``, so :class:`CausalConv1d` transposes in and out (free views).
+Layout: the course's layers are channels-last ``(B, T, C)``; ``torch.nn.Conv1d``
+wants ``(B, C, T)``. :class:`CausalConv1d` keeps channels last and gives the
+same numbers as ``torch.nn.Conv1d`` (the tests check it).
 """
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,13 @@ from data.dataset import encode
 
 class CausalConv1d:
     """Dilated convolution whose output at ``t`` reads inputs ``t - d*(k-1) .. t`` only.
+
+    Same weight layout and same result as ``torch.nn.Conv1d(C_in, C_out, k,
+    dilation=d, bias=False)`` on an unpadded input, computed the way the
+    chapter explains it: gather the ``k`` taps of every position side by side
+    (oldest first) and do one matmul. For kernel 2 that is exactly the tree's
+    ``Linear(2*C_in, C_out)`` applied at every position at once, and on a CPU
+    its backward pass is about twice as fast as ``F.conv1d``'s for these shapes.
 
     It pads nothing ("valid" convolution): the output is ``d*(k-1)`` shorter
     than the input and output position ``j`` lines up with input position
@@ -49,9 +57,13 @@ class CausalConv1d:
         self.bias = torch.zeros(out_channels) if bias else None
 
     def __call__(self, x):
-        x = x.transpose(1, 2)                                                    # (B, C_in, T)
-        x = F.conv1d(x, self.weight, self.bias, dilation=self.dilation)          # (B, C_out, T - d*(k-1))
-        self.out = x.transpose(1, 2)                                             # (B, T - d*(k-1), C_out)
+        d, k = self.dilation, self.kernel_size
+        T = x.shape[1] - d * (k - 1)                                  # positions with every tap inside x
+        taps = torch.cat([x[:, j * d:j * d + T] for j in range(k)], -1)  # (B, T, k*C_in): tap j is t-(k-1-j)*d
+        w = self.weight.permute(2, 1, 0).reshape(-1, self.weight.shape[0])  # (C_out, C_in, k) -> (k*C_in, C_out)
+        self.out = taps @ w                                           # (B, T, C_out)
+        if self.bias is not None:
+            self.out = self.out + self.bias
         return self.out
 
     def parameters(self):
@@ -233,27 +245,44 @@ def sequence_loss(model, X, Y, training=True):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1), ignore_index=-1)
 
 
+def by_length(Y):
+    """Rows of ``Y`` grouped by name length: ``[(rows, n_positions), ...]``, shortest first.
+
+    Each group can be scored as one ``(len(rows), n_positions)`` block with no
+    padding at all, so no position is computed that is not a real example.
+    """
+    n = (Y >= 0).sum(1)                                           # (N,) real positions per name
+    return [((n == L).nonzero().squeeze(1), int(L)) for L in n.unique()]
+
+
 @torch.no_grad()
-def evaluate_sequences(model, X, Y, batch_size=4096):
-    """Eval-mode loss over all real positions of ``(X, Y)`` from :func:`name_sequences`."""
+def positions_logits(model, X, Y):
+    """Logits at every real position, in ``build_dataset`` order: ``(N_examples, vocab)``.
+
+    One call of ``model`` per name length (names of equal length need no
+    padding); within a call every position of every name comes out at once.
+    """
+    out = None
+    for rows, L in by_length(Y):
+        logits = model(X[rows, :L])                               # (n_L, L, vocab)
+        if out is None:
+            out = logits.new_empty(*X.shape, logits.shape[-1])    # (N, T, vocab)
+        out[rows, :L] = logits
+    return out[Y >= 0]                    # row-major: name by name, position by position
+
+
+@torch.no_grad()
+def evaluate_sequences(model, X, Y):
+    """Eval-mode mean loss over all real positions of ``(X, Y)`` from :func:`name_sequences`.
+
+    Every real position counts once, so this equals :func:`wavenet.train.evaluate`
+    on the split's ``build_dataset`` examples.
+    """
     from wavenet.train import set_training
     set_training(model, False)
     dev = model.parameters()[0].device
-    total, count = 0.0, 0
-    for i in range(0, X.shape[0], batch_size):
-        xb, yb = trim(X[i:i + batch_size], Y[i:i + batch_size])
-        logits = model(xb.to(dev))                                 # (B, T, vocab)
-        yb = yb.to(dev)
-        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
-                                 ignore_index=-1, reduction="sum").item()
-        count += int((yb >= 0).sum())
-    return total / count
-
-
-def positions_logits(model, X, Y):
-    """Logits at the real positions only, in ``build_dataset`` order: ``(N_examples, vocab)``."""
-    logits = model(X)                      # (B, T, vocab)
-    return logits[Y >= 0]                  # (N_examples, vocab): row-major = name by name, position by position
+    X, Y = X.to(dev), Y.to(dev)
+    return F.cross_entropy(positions_logits(model, X, Y), Y[Y >= 0]).item()
 
 
 def train_sequences(model, X, Y, recipe, log=print):
@@ -291,3 +320,92 @@ def train_sequences(model, X, Y, recipe, log=print):
             log(f"{i:7d}/{recipe.steps:7d}: loss {loss.item():.4f}  ({time.time() - t0:.0f}s)")
     set_training(model, False)
     return losses.cpu()
+
+
+@torch.no_grad()
+def position_loop(tree, X, Y):
+    """The tree called once per position, over every name that long: ``T`` calls.
+
+    The 8-character window ending at position ``t`` of each name is one
+    example; the tree scores that column for all names at once. This is the
+    for loop a convolution hides, and each call recomputes nodes that the
+    calls for ``t - 1``, ``t - 2``, ... already computed.
+
+    Returns:
+        logits at the real positions, in ``build_dataset`` order: ``(N_examples, vocab)``.
+    """
+    block_size = _tree_block_size(tree)
+    padded = F.pad(X, (block_size - 1, 0), value=0)              # (N, T + block_size - 1)
+    alive = Y >= 0                                                # (N, T)
+    out = None
+    for t in range(X.shape[1]):
+        rows = alive[:, t].nonzero().squeeze(1)                   # the names that have a position t
+        logits = tree(padded[rows, t:t + block_size])             # (n_t, 8) -> (n_t, vocab)
+        if out is None:
+            out = logits.new_empty(*X.shape, logits.shape[-1])    # (N, T, vocab)
+        out[rows, t] = logits
+    return out[alive]
+
+
+@torch.no_grad()
+def example_loop(tree, X, Y):
+    """The lecture's loop: one tree call per example, ``(1, 8)`` at a time (22,655 calls for val)."""
+    block_size = _tree_block_size(tree)
+    padded = F.pad(X, (block_size - 1, 0), value=0)              # (N, T + block_size - 1)
+    out = []
+    for i in range(X.shape[0]):
+        for t in range(int((Y[i] >= 0).sum())):
+            out.append(tree(padded[i:i + 1, t:t + block_size]))  # (1, 8) -> (1, vocab)
+    return torch.cat(out)                                         # (N_examples, vocab)
+
+
+def _tree_block_size(tree):
+    """Context length of a hierarchical model: 2 ** (number of fuse levels)."""
+    from wavenet.nn import FlattenConsecutive
+    return 2 ** sum(isinstance(l, FlattenConsecutive) for l in tree.layers)
+
+
+class TorchWaveNet(torch.nn.Module):
+    """The same network from stock ``torch.nn`` layers: ``nn.Conv1d(kernel 2, dilation d)``.
+
+    Built from a trained hierarchical model (weights copied), for checking and
+    timing only. ``torch.nn`` wants channels first, ``(B, C, T)``, which is also
+    what ``nn.BatchNorm1d`` normalizes over (dims 0 and 2).
+
+    Shape:
+        ``idx`` ``(B, T)`` -> logits ``(B, T, vocab)``, as :class:`WaveNet`.
+    """
+
+    def __init__(self, tree):
+        super().__init__()
+        nn = torch.nn
+        emb = tree.layers[0].weight
+        linears = [l for l in tree.layers if isinstance(l, Linear)]
+        norms = [l for l in tree.layers if isinstance(l, BatchNorm1d)]
+        self.receptive_field = 2 ** (len(linears) - 1)
+        self.embedding = nn.Embedding.from_pretrained(emb.detach().clone())
+        layers = []
+        for level, (lin, bn) in enumerate(zip(linears[:-1], norms)):
+            c_in, c_out = lin.weight.shape[0] // 2, lin.weight.shape[1]
+            conv = nn.Conv1d(c_in, c_out, kernel_size=2, dilation=2**level, bias=False)
+            norm = nn.BatchNorm1d(c_out, eps=bn.eps)
+            with torch.no_grad():
+                conv.weight.copy_(conv_weight(lin.weight, c_in))
+                norm.weight.copy_(bn.gamma)
+                norm.bias.copy_(bn.beta)
+                norm.running_mean.copy_(bn.running_mean.reshape(-1))
+                norm.running_var.copy_(bn.running_var.reshape(-1))
+            layers += [conv, norm, nn.Tanh()]
+        self.convs = nn.Sequential(*layers)
+        head = linears[-1]
+        self.head = nn.Linear(head.weight.shape[0], head.weight.shape[1])
+        with torch.no_grad():
+            self.head.weight.copy_(head.weight.T)  # torch.nn.Linear stores (fan_out, fan_in)
+            self.head.bias.copy_(head.bias)
+        self.eval()
+
+    def forward(self, idx):
+        x = F.pad(idx, (self.receptive_field - 1, 0), value=0)  # (B, T + 7): '.'-padded
+        x = self.embedding(x).transpose(1, 2)                   # (B, C, T + 7)
+        x = self.convs(x)                                        # (B, H, T): each conv drops d positions
+        return self.head(x.transpose(1, 2))                      # (B, T, vocab)
