@@ -5,6 +5,9 @@ nbgrader source notebook. Adding one is adding that notebook (plus
 ``autograder/targets/<name>.json`` from ``calibrate`` if it has a
 validation-loss test); nothing else lists them.
 """
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -62,3 +65,10 @@ def test_cells(nb):
 def answer_cells(nb):
     """The cells the learner writes (nbgrader solution cells), in order."""
     return [c for c in nb.cells if nbgrader_meta(c).get("solution")]
+
+
+def ensure_tools_on_path():
+    """nbgrader runs ``alembic`` (its gradebook migrations) from PATH: make sure
+    the environment's own scripts are found even when PATH lacks ``.venv/bin``."""
+    if shutil.which("alembic") is None:
+        os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
