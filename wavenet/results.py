@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent  # the repo root, whatever the cwd
 
 # The lecture's performance log, in its order: (key, what changed, params, train, val).
 LECTURE = {
-    "mlp3": dict(step="original: 3 characters, 200 hidden, one layer", params=12_097, train=2.058, val=2.105),
-    "flat8": dict(step="context 3 -> 8, still one layer", params=22_097, train=1.918, val=2.027),
-    "hier_buggy": dict(step="flat -> hierarchical (n_hidden 68)", params=22_397, train=1.941, val=2.029),
-    "hier_fixed": dict(step="BatchNorm1d fixed for 3-D input", params=22_397, train=1.912, val=2.022),
+    "mlp3": dict(step="the start: 3 characters, 1 hidden layer", params=12_097, train=2.058, val=2.105),
+    "flat8": dict(step="context 3 → 8, flat", params=22_097, train=1.918, val=2.027),
+    "hier_buggy": dict(step="flat → hierarchical", params=22_397, train=1.941, val=2.029),
+    "hier_fixed": dict(step="BatchNorm1d fixed for 3-D", params=22_397, train=1.912, val=2.022),
     "scaled": dict(step="n_embd 24, n_hidden 128", params=76_579, train=1.769, val=1.993),
 }
 CHAPTER = {"mlp3": 1, "flat8": 4, "hier_buggy": 5, "hier_fixed": 6, "scaled": 7}
@@ -96,23 +96,26 @@ def table(measured=None, fast=None):
     fast = FAST if fast is None else fast
     measured = load(fast) if measured is None else measured
     rows = [
-        "| ch. | what changed | params (lecture / book) | train (lecture / book) "
-        "| val (lecture / book) | val gap |",
-        "|---:|:---|---:|---:|---:|:---|",
+        "| ch. | what changed | params | train: lecture | train: book "
+        "| val: lecture | val: book | val gap (book − lecture) |",
+        "|---:|:---|---:|---:|---:|---:|---:|:---|",
     ]
     for key, lec in LECTURE.items():
         got = measured.get(key)
         head = f"| {CHAPTER[key]} | {lec['step']} "
         if got is None:
-            rows.append(head + f"| {lec['params']:,} / – | {lec['train']:.3f} / – | {lec['val']:.3f} / – "
-                        f"| missing: no `{results_dir(fast).relative_to(ROOT) / (key + '.json')}`, "
-                        f"build chapter {CHAPTER[key]} first |")
+            missing = results_dir(fast).relative_to(ROOT) / f"{key}.json"
+            rows.append(head + f"| {lec['params']:,} | {lec['train']:.3f} | – | {lec['val']:.3f} | – "
+                        f"| not run yet: no `{missing}`; build chapter {CHAPTER[key]} first |")
             continue
         gap = got["val"] - lec["val"]
         if fast:
-            verdict = f"{gap:+.3f} (fast run, not comparable)"
+            verdict = f"{gap:+.4f} (fast build)"
+        elif abs(gap) <= TOLERANCE:
+            verdict = f"{gap:+.4f} within {TOLERANCE}"
         else:
-            verdict = f"{gap:+.3f} " + ("ok" if abs(gap) <= TOLERANCE else f"**off by more than {TOLERANCE}**")
-        rows.append(head + f"| {lec['params']:,} / {got['params']:,} | {lec['train']:.3f} / {got['train']:.4f} "
-                    f"| {lec['val']:.3f} / {got['val']:.4f} | {verdict} |")
+            verdict = f"**{gap:+.4f}, more than {TOLERANCE} off**"
+        params = f"{got['params']:,}" + ("" if got["params"] == lec["params"] else f" (lecture {lec['params']:,})")
+        rows.append(head + f"| {params} | {lec['train']:.3f} | {got['train']:.4f} "
+                    f"| {lec['val']:.3f} | {got['val']:.4f} | {verdict} |")
     return "\n".join(rows)
