@@ -56,7 +56,7 @@ def nbgrader_meta(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def test_cells(nb):
+def graded_cells(nb):
     """The graded (autograder test) cells of ``nb``, in order."""
     return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")
             and not nbgrader_meta(c).get("solution")]
@@ -72,3 +72,15 @@ def ensure_tools_on_path():
     the environment's own scripts are found even when PATH lacks ``.venv/bin``."""
     if shutil.which("alembic") is None:
         os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_config(root):
+    """traitlets Config for an nbgrader course rooted at ``root`` with its own gradebook."""
+    from traitlets.config import Config
+
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
+    c.Exchange.root = str(Path(root) / "exchange")  # unused, but nbgrader checks it is writable
+    c.NbGraderAPI.log_level = "WARN"
+    return c

@@ -32,9 +32,9 @@ MIN_MARGIN = 0.02
 def solution_builder(assignment):
     """The reference ``build_model`` from the solution notebook (no tests, no try-it cells run)."""
     nb_path = source_path(assignment)
-    from autograder.assignments import read_notebook, test_cells
+    from autograder.assignments import read_notebook, graded_cells
     nb = read_notebook(nb_path)
-    result = run_notebook(nb, assignment, skip={c.metadata.nbgrader.grade_id for c in test_cells(nb)})
+    result = run_notebook(nb, assignment, skip={c.metadata.nbgrader.grade_id for c in graded_cells(nb)})
     if "build_model" not in result["namespace"]:
         raise RuntimeError(f"{nb_path} defines no build_model: {result['errors']}")
     return result["namespace"]["build_model"]

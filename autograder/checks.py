@@ -209,15 +209,21 @@ def _set_affine(bn, what, gen):
 
 # ---------------------------------------------------------------- Linear
 
+def _weight(lin, what, fan_in, fan_out):
+    """``lin.weight``, insisting on the lecture's ``(fan_in, fan_out)`` layout."""
+    W = _tensor(getattr(lin, "weight", None), f"{what}.weight")
+    if tuple(W.shape) == (fan_out, fan_in) and fan_in != fan_out:
+        fail(f"{what}.weight has shape {(fan_out, fan_in)}: the lecture keeps it as (fan_in, fan_out) "
+             "and computes x @ weight (torch.nn.Linear stores the transpose)")
+    _shape(W, f"{what}.weight", (fan_in, fan_out))
+    return W
+
+
 @check
 def linear_shapes(Linear):
     """weight is (fan_in, fan_out), bias (fan_out,); output (*, fan_out) for 2-D, 3-D and a batch of one."""
     lin = _run("Linear(20, 30)", Linear, 20, 30)
-    W = _tensor(getattr(lin, "weight", None), "Linear(20, 30).weight")
-    if tuple(W.shape) == (30, 20):
-        fail("Linear(20, 30).weight has shape (30, 20): the lecture keeps it as (fan_in, fan_out) "
-             "and computes x @ weight (torch.nn.Linear stores the transpose)")
-    _shape(W, "Linear(20, 30).weight", (20, 30))
+    _weight(lin, "Linear(20, 30)", 20, 30)
     b = getattr(lin, "bias", None)
     if b is None:
         fail("Linear(20, 30).bias is None: bias=True is the default")
@@ -233,7 +239,7 @@ def linear_forward(Linear):
     """Output equals x @ weight + bias (torch.nn.functional.linear) for 2-D and 3-D input."""
     gen = _gen()
     lin = _run("Linear(20, 30)", Linear, 20, 30)
-    W = _tensor(getattr(lin, "weight", None), "Linear(20, 30).weight")
+    W = _weight(lin, "Linear(20, 30)", 20, 30)
     b = _tensor(getattr(lin, "bias", None), "Linear(20, 30).bias")
     with torch.no_grad():
         b.copy_(_randn(*b.shape, gen=gen))  # a non-zero bias, so forgetting it shows
@@ -255,7 +261,7 @@ def linear_no_bias(Linear):
     gen = _gen()
     what = "Linear(20, 30, bias=False)"
     lin = _run(what, Linear, 20, 30, bias=False)
-    W = _tensor(getattr(lin, "weight", None), f"{what}.weight")
+    W = _weight(lin, what, 20, 30)
     ps = _params(lin, what)
     if not _same_set(ps, [W]):
         fail(f"{what}.parameters() returned {len(ps)} tensors ({sum(p.numel() for p in ps)} values): "
@@ -399,6 +405,8 @@ def batchnorm_running_stats(BatchNorm1d, ndim=2):
                 if name == "running_var" and _close(got, (1 - momentum) * before[name] + momentum * x.var(_bn_dims(ndim), unbiased=False)):
                     fail(f"{what}.running_var uses the biased batch variance: use x.var(dims), the unbiased one "
                          "(torch.nn.BatchNorm1d does too)")
+                if momentum != 0.1 and _close(got, 0.9 * before[name] + 0.1 * stat):
+                    fail(f"{what} ignores its momentum argument (it blends with 0.1): use self.momentum")
                 if _close(got, momentum * before[name] + (1 - momentum) * stat):
                     fail(f"{what}.{name} weighs the old value by momentum: "
                          "running = (1 - momentum) * running + momentum * batch")
@@ -610,13 +618,6 @@ def sequential_parameters(Sequential):
          "gather every layer's parameters(), [p for layer in self.layers for p in layer.parameters()]")
 
 
-class _Flagged:
-    """A stand-in layer with a train/eval flag."""
-
-    def __init__(self, training):
-        self.training = training
-
-
 class _Unflagged:
     pass
 
@@ -627,13 +628,14 @@ class _Seq:
 
 
 @check
-def set_training(set_training):
-    """set_training(model, flag) sets .training on every layer that has it, both ways."""
-    layers = [_Unflagged(), _Flagged(True), _Unflagged(), _Flagged(True), _Flagged(False)]
-    model = _Seq(layers)
+def set_training(set_training, BatchNorm1d):
+    """set_training(model, flag) sets .training on every BatchNorm1d of model.layers, both ways."""
+    bns = [_run("BatchNorm1d(4)", BatchNorm1d, 4) for _ in range(3)]
+    bns[2].training = False
+    model = _Seq([_Unflagged(), bns[0], _Unflagged(), bns[1], bns[2]])
     for flag in (False, True, False):
         _run(f"set_training(model, {flag})", set_training, model, flag)
-        flags = [layer.training for layer in layers if isinstance(layer, _Flagged)]
+        flags = [layer.training for layer in bns]
         if any(f is not flag for f in flags):
             fail(f"after set_training(model, {flag}) the layers' training flags are {flags}: "
                  f"set layer.training = {flag} on every layer in model.layers that has the flag")

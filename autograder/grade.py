@@ -21,9 +21,9 @@ import warnings
 from pathlib import Path
 
 import nbformat
-from traitlets.config import Config
 
-from autograder.assignments import ensure_tools_on_path, WORK, GradingError, nbgrader_meta, read_notebook, source_path, test_cells
+from autograder.assignments import (WORK, GradingError, ensure_tools_on_path, graded_cells, nbgrader_config, nbgrader_meta,
+                                    read_notebook, source_path)
 
 STUDENT = "learner"
 CELL_TIMEOUT = 300  # seconds per cell; the val-loss test trains for about 15-25 s
@@ -35,11 +35,8 @@ def _config(root, timeout):
 
     from autograder.feedback import OneLineTestErrors
 
-    c = Config()
-    c.CourseDirectory.root = str(root)
-    c.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
+    c = nbgrader_config(root)
     c.Execute.timeout = timeout
-    c.NbGraderAPI.log_level = "WARN"
     # feedback: no hidden test source, no tracebacks of test cells
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, OneLineTestErrors, CSSHTMLHeaderPreprocessor]
     return c
@@ -118,7 +115,7 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
             sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
             grades = {g.name: (float(g.score or 0.0), float(g.max_score)) for g in sub.grades}
         tests = []
-        for cell in test_cells(read_notebook(src)):  # the solution's order
+        for cell in graded_cells(read_notebook(src)):  # the solution's order
             tid = cell.metadata.nbgrader.grade_id
             score, max_score = grades[tid]
             msg = messages.get(tid, "")

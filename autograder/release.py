@@ -13,9 +13,8 @@ from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_markdown_cell
-from traitlets.config import Config
 
-from autograder.assignments import ensure_tools_on_path, EXERCISES, ROOT, WORK, names, release_path, source_path
+from autograder.assignments import EXERCISES, ROOT, WORK, ensure_tools_on_path, names, nbgrader_config, release_path, source_path
 
 NOTE_ID = "generated-note"
 
@@ -38,11 +37,7 @@ def generate(assignment):
     root = Path(tempfile.mkdtemp(prefix=f"release-{assignment}-", dir=WORK))
     try:
         shutil.copytree(src.parent, root / "source" / assignment)
-        c = Config()
-        c.CourseDirectory.root = str(root)
-        c.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
-        c.NbGraderAPI.log_level = "WARN"
-        result = NbGraderAPI(config=c).generate_assignment(assignment, force=True, create=True)
+        result = NbGraderAPI(config=nbgrader_config(root)).generate_assignment(assignment, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}:\n{result.get('error')}")
         nb = nbformat.read(str(root / "release" / assignment / f"{assignment}.ipynb"), as_version=4)

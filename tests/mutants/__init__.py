@@ -1,0 +1,63 @@
+"""A library of wrong (and of correct-but-different) implementations.
+
+Each :class:`Mutant` swaps one or more answer cells of an assignment's solution
+notebook, either for a whole new source or for the solution's source with a
+few exact text replacements (each must match, so a mutant cannot silently stop
+applying when a solution changes). ``fails`` maps every test the mutant must
+lose to a piece of the message it must get; every other test must still pass.
+A mutant with empty ``fails`` is a correct implementation written differently,
+and must earn full marks.
+
+The assignments' modules (``a01_layers`` ...) each define ``MUTANTS``.
+"""
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+from autograder.assignments import nbgrader_meta, read_notebook, source_path
+
+
+@dataclass
+class Mutant:
+    name: str
+    assignment: str
+    why: str                                      # the mistake (or the different, correct way)
+    fails: dict = field(default_factory=dict)     # test id -> expected piece of the message
+    cells: dict = field(default_factory=dict)     # grade id -> new source
+    patches: dict = field(default_factory=dict)   # grade id -> [(old, new), ...] on the solution's source
+
+    @property
+    def correct(self):
+        return not self.fails
+
+    def replacements(self, nb=None):
+        """``{grade_id: source}`` for the runner."""
+        nb = nb or read_notebook(source_path(self.assignment))
+        sources = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells}
+        out = dict(self.cells)
+        for cid, pairs in self.patches.items():
+            src = out.get(cid, sources[cid])
+            for old, new in pairs:
+                if old not in src:
+                    raise ValueError(f"mutant {self.name}: {old!r} not in cell {cid}")
+                src = src.replace(old, new)
+            out[cid] = src
+        return out
+
+    def notebook(self):
+        """The solution notebook with this mutant's cells swapped in."""
+        nb = read_notebook(source_path(self.assignment))
+        repl = self.replacements(nb)
+        for c in nb.cells:
+            cid = nbgrader_meta(c).get("grade_id")
+            if cid in repl:
+                c.source = repl[cid]
+        return nb
+
+
+def all_mutants():
+    out = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("a"):
+            out += importlib.import_module(f"{__name__}.{info.name}").MUTANTS
+    return out

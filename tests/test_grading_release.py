@@ -1,0 +1,141 @@
+"""The released exercises: regenerated from solutions/ without drift, and well formed.
+
+Also the structure every assignment must follow (so adding one is adding a
+notebook): answer cells with solution markers, one-behaviour test cells with a
+docstring that call :mod:`autograder.checks`, and a calibrated target for
+every validation-loss test.
+"""
+import ast
+import re
+
+import pytest
+
+from autograder import checks
+from autograder.assignments import EXERCISES, answer_cells, names, nbgrader_meta, read_notebook, release_path, source_path, graded_cells
+from autograder.release import NOTE_ID, generate
+
+ASSIGNMENTS = names()
+REQUIRED = ["01_layers", "02_modules", "03_flatten_consecutive", "04_hierarchical", "05_scaled_up"]
+
+
+def comparable(nb):
+    """What must not drift: cell types, sources, metadata (nbgrader's included) and notebook metadata."""
+    return {"metadata": dict(nb.metadata),
+            "cells": [(c.cell_type, c.get("id"), c.source, dict(c.metadata)) for c in nb.cells]}
+
+
+def test_assignments_are_the_books():
+    """The five assignments the book links to exist under these exact names."""
+    assert set(REQUIRED) <= set(ASSIGNMENTS), f"missing: {set(REQUIRED) - set(ASSIGNMENTS)}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_matches_solutions(assignment):
+    """exercises/ is exactly what `make exercises` makes from solutions/ now (regenerate it if this fails)."""
+    committed = release_path(assignment)
+    assert committed.is_file(), f"{committed} is missing: run `make exercises`"
+    fresh, old = comparable(generate(assignment)), comparable(read_notebook(committed))
+    assert fresh["metadata"] == old["metadata"], "notebook metadata drifted: run `make exercises`"
+    assert len(fresh["cells"]) == len(old["cells"]), "cells added or removed: run `make exercises`"
+    for new, was in zip(fresh["cells"], old["cells"]):
+        assert new == was, f"cell {was[1]!r} of {committed} drifted from solutions/: run `make exercises`"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_says_it_is_generated(assignment):
+    """The release starts with a do-not-edit note naming its source, and says so in its metadata."""
+    nb = read_notebook(release_path(assignment))
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.get("id") == NOTE_ID
+    assert f"solutions/{assignment}/{assignment}.ipynb" in first.source and "make exercises" in first.source
+    assert nb.metadata["autograder"]["do_not_edit"] is True
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_hides_solutions_and_hidden_tests(assignment):
+    """No solution code or hidden test survives in the release; every answer is a stub."""
+    text = release_path(assignment).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"{marker} leaked into the release of {assignment}"
+    solution = read_notebook(source_path(assignment))
+    hidden = [line.strip() for c in graded_cells(solution) for line in _hidden_lines(c.source)]
+    released = read_notebook(release_path(assignment))
+    released_tests = "\n".join(c.source for c in graded_cells(released))
+    for line in hidden:
+        assert line not in released_tests, f"hidden test {line!r} is visible in the release"
+
+
+def _hidden_lines(source):
+    inside = False
+    for line in source.splitlines():
+        if "BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "END HIDDEN TESTS" in line:
+            inside = False
+        elif inside:
+            yield line
+
+
+def _signatures(source):
+    """{name: (kind, [(method, args)])} of the top-level classes and functions."""
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef):
+            out[node.name] = ("class", [(f.name, ast.unparse(f.args)) for f in node.body if isinstance(f, ast.FunctionDef)])
+        elif isinstance(node, ast.FunctionDef):
+            out[node.name] = ("def", [(node.name, ast.unparse(node.args))])
+    return out
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_stubs_keep_names_and_signatures(assignment):
+    """Each answer cell of the release keeps the solution's class/function names and signatures, with stubs."""
+    sol = {nbgrader_meta(c)["grade_id"]: c for c in answer_cells(read_notebook(source_path(assignment)))}
+    rel = {nbgrader_meta(c)["grade_id"]: c for c in answer_cells(read_notebook(release_path(assignment)))}
+    assert sol.keys() == rel.keys()
+    for cid, cell in rel.items():
+        assert "# YOUR CODE HERE" in cell.source and "raise NotImplementedError()" in cell.source, cid
+        assert _signatures(cell.source) == _signatures(sol[cid].source), f"{cid}: names or signatures changed"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebook_structure(assignment):
+    """Answer cells carry solution markers and one class or function; test cells have a docstring,
+    positive points, a unique id, reload the checks, and call them."""
+    nb = read_notebook(source_path(assignment))
+    ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(ids) == len(set(ids)), "grade ids must be unique"
+    for cell in answer_cells(nb):
+        assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+        assert len(_signatures(cell.source)) == 1, f"{nbgrader_meta(cell)['grade_id']}: one class or function per answer cell"
+    tests = graded_cells(nb)
+    assert tests, "an assignment needs test cells"
+    for cell in tests:
+        meta = nbgrader_meta(cell)
+        tree = ast.parse(cell.source)
+        assert isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant) \
+            and isinstance(tree.body[0].value.value, str), f"{meta['grade_id']}: start with a docstring"
+        assert meta["points"] > 0 and meta["locked"] and meta["grade_id"].startswith("test_")
+        assert "importlib.reload(checks)" in cell.source, f"{meta['grade_id']}: reload the checks (unpatched copy)"
+        calls = re.findall(r"^checks\.(\w+)\(", cell.source, flags=re.M)
+        assert calls and all(hasattr(checks, name) for name in calls), f"{meta['grade_id']}: calls {calls}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_val_loss_targets_are_calibrated(assignment):
+    """Every validation-loss test has a target calibrated with the grader's current recipe."""
+    nb = read_notebook(source_path(assignment))
+    for cell in graded_cells(nb):
+        for name in re.findall(r'checks\.val_loss_below_target\(\w+, "([\w-]+)"\)', cell.source):
+            assert name == assignment
+            target = checks.load_target(name)
+            assert target["recipe"] == checks.RECIPE, f"recalibrate: python -m autograder calibrate {name}"
+            losses = target["val_losses"]
+            assert len(losses) >= 3 and target["threshold"] > max(losses), "threshold must clear every calibration seed"
+            assert target["threshold"] >= target["mean"] + 0.02 - 1e-9
+
+
+def test_exercises_hold_only_releases():
+    """exercises/ holds one generated notebook per assignment and nothing hand-made."""
+    found = sorted(p.relative_to(EXERCISES).as_posix() for p in EXERCISES.rglob("*.ipynb"))
+    assert found == [f"{a}/{a}.ipynb" for a in ASSIGNMENTS]
