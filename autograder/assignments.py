@@ -83,4 +83,8 @@ def nbgrader_config(root):
     c.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
     c.Exchange.root = str(Path(root) / "exchange")  # unused, but nbgrader checks it is writable
     c.NbGraderAPI.log_level = "WARN"
+    c.Execute.extra_arguments = KERNEL_ARGS
     return c
+
+
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]  # no kernel start-up chatter on stderr

@@ -37,12 +37,13 @@ def cmd_validate(args):
     from nbgrader.validator import Validator
     from traitlets.config import Config
 
-    from autograder.assignments import ensure_tools_on_path, read_notebook
+    from autograder.assignments import KERNEL_ARGS, ensure_tools_on_path, read_notebook
 
     read_notebook(args.notebook)  # a clear error for a missing file or a non-notebook
     ensure_tools_on_path()
     c = Config()
     c.Execute.timeout = args.timeout
+    c.Execute.extra_arguments = KERNEL_ARGS
     results = Validator(config=c).validate(str(Path(args.notebook).resolve()))
     problems = 0
     for key, title in (("type_changed", "a cell's type was changed"),
@@ -110,6 +111,9 @@ def main(argv=None):
     c.set_defaults(fn=cmd_calibrate)
 
     sub.add_parser("list", help="list the assignments").set_defaults(fn=cmd_list)
+
+    from autograder.batch import add_parsers  # grade-all, grade-submission: a whole class, sandboxed
+    add_parsers(sub)
 
     args = p.parse_args(argv)
     try:

@@ -67,7 +67,8 @@ def _run(api_call, what, root):
     return result
 
 
-def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None, timeout=CELL_TIMEOUT):
+def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None, timeout=CELL_TIMEOUT,
+                   limits=None):
     """Grade ``notebook`` as a submission of ``assignment`` with nbgrader.
 
     Args:
@@ -77,6 +78,8 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
         keep: leave the scratch directory in place (its path is in the result).
         feedback: if given, write nbgrader's HTML feedback there (hidden tests removed).
         timeout: seconds each cell may run.
+        limits: an :class:`autograder.sandbox.Limits` (overrides ``timeout``): run the kernel
+            sandboxed, with a time budget for the whole notebook, memory and output caps.
 
     Returns:
         ``{"assignment", "notebook", "score", "max_score", "tests": [{"id",
@@ -105,7 +108,11 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
         sub_dir.mkdir(parents=True)
         nbformat.write(submission, str(sub_dir / f"{assignment}.ipynb"))
 
-        api = NbGraderAPI(config=_config(root, timeout))
+        config = _config(root, timeout)
+        if limits is not None:  # sandboxed kernel, notebook time budget, memory and output caps (autograder/sandbox.py)
+            from autograder.sandbox import configure
+            configure(config, limits, root)
+        api = NbGraderAPI(config=config)
         _run(lambda: api.generate_assignment(assignment, force=True, create=True), "generate_assignment", root)
         _run(lambda: api.autograde(assignment, STUDENT, force=True, create=True), "autograde", root)
 
