@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade bench train sweep clean
+.PHONY: setup data book book-fast chapter test exercises grade validate calibrate bench train sweep clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt
 setup: $(STAMP) data/names.txt
@@ -45,6 +45,14 @@ exercises: setup
 ## grade: grade one notebook, e.g. `make grade ASSIGNMENT=01_layers NB=path/to.ipynb`
 grade: setup
 	$(PY) -m autograder grade $(ASSIGNMENT) $(NB)
+
+## validate: a learner's check before submitting, e.g. `make validate NB=exercises/01_layers/01_layers.ipynb`
+validate: setup
+	$(PY) -m autograder validate $(NB)
+
+## calibrate: re-derive a validation-loss target from the solution, e.g. `make calibrate ASSIGNMENT=05_scaled_up`
+calibrate: setup
+	$(PY) -m autograder calibrate $(ASSIGNMENT)
 
 ## train: one harness run, e.g. `make train ARGS="--model conv --optimizer adamw --lr 3e-3 --schedule cosine --steps 4000 --batch-size 64"`
 train: setup
