@@ -131,7 +131,7 @@ def _same_set(ps, want):
     return len(ps) == len(want) and all(any(p is w for p in ps) for w in want)
 
 
-def _buffer(bn, name, C, what):
+def _buffer(bn, name, C, what, when=""):
     """A running statistic as ``C`` values, whatever shape it is kept in."""
     t = getattr(bn, name, None)
     if t is None:
@@ -140,7 +140,7 @@ def _buffer(bn, name, C, what):
     if t.numel() != C:
         hint = (" (the lecture's 3-D bug: reduce over dims (0, 1) for 3-D input, not dim 0 only)"
                 if t.numel() > C and t.numel() % C == 0 else "")
-        fail(f"{what}.{name} has {t.numel()} values for {C} channels: keep exactly one per channel{hint}")
+        fail(f"{what}.{name} has {t.numel()} values for {C} channels{when}: keep exactly one per channel{hint}")
     return t.detach().reshape(-1)
 
 
@@ -369,7 +369,7 @@ def batchnorm_stats_count(BatchNorm1d, ndim=3):
     x = _bn_batches(C, ndim, 1, gen)[0]
     _run(f"{what} on a {tuple(x.shape)} input", bn, x)
     for name in ("running_mean", "running_var"):
-        _buffer(bn, name, C, f"{what} after a {tuple(x.shape)} batch:")
+        _buffer(bn, name, C, what, f" after a {tuple(x.shape)} batch")
 
 
 @check
@@ -391,7 +391,7 @@ def batchnorm_running_stats(BatchNorm1d, ndim=2):
             _run(f"{what} on a {tuple(x.shape)} input", bn, x)
             _torch_feed(ref, x)
             for name in ("running_mean", "running_var"):
-                got = _buffer(bn, name, C, f"{what} after {k} training step(s):")
+                got = _buffer(bn, name, C, what, f" after {k} training step(s)")
                 want = getattr(ref, name)
                 if _close(got, want):
                     continue
