@@ -393,57 +393,59 @@ def __autograder_guard(nonce={nonce!r}, names={names!r}, root={root!r}):
     ns = sys.modules["__main__"].__dict__
     course = ("wavenet", "solutions", "autograder", "exercises", "data")
     def from_course(f):
-        f = getattr(f, "__func__", f)
-        code = getattr(f, "__code__", None)
-        return code is not None and code.co_filename.startswith(root)
+        f = f.__func__ if isinstance(f, (types.MethodType, staticmethod, classmethod)) else f
+        return isinstance(f, types.FunctionType) and f.__code__.co_filename.startswith(root)
     for name in names:
         obj = ns.get(name)
         if obj is None:
             continue
-        mod = getattr(obj, "__module__", None)
-        if mod != "__main__":
-            problems.append(f"`{{name}}` comes from module {{mod}}, not from your notebook")
-        members = []
-        if isinstance(obj, type):
-            for klass in obj.__mro__:
-                if klass is object:
-                    continue
-                if str(getattr(klass, "__module__", "")).split(".")[0] in course:
-                    problems.append(f"`{{name}}` is built on the course's `{{klass.__module__}}.{{klass.__name__}}`")
-                members += list(vars(klass).values())
-        else:
-            members.append(obj)
-        if any(from_course(m) for m in members):
-            problems.append(f"`{{name}}` runs the course's reference code")
-    builtin_types = (types.BuiltinFunctionType, types.BuiltinMethodType, types.MethodDescriptorType,
-                     types.WrapperDescriptorType, types.MethodWrapperType, types.ClassMethodDescriptorType,
-                     types.GetSetDescriptorType, types.MemberDescriptorType, type)
-    def library(obj, home):
-        # a library function is C code, or Python code from the library's own folder
-        obj = getattr(obj, "__func__", obj)
-        if isinstance(obj, (types.FunctionType, types.MethodType)):
-            return obj.__code__.co_filename.startswith(home)
-        if isinstance(obj, builtin_types) or isinstance(obj, (int, float, str, bool, tuple, type(None))):
+        try:
+            mod = type.__getattribute__(obj, "__module__") if isinstance(obj, type) else "__main__"
+            if isinstance(obj, types.FunctionType):
+                mod = obj.__module__
+            if mod != "__main__":
+                problems.append(f"`{{name}}` comes from module {{mod}}, not from your notebook")
+            members = []
+            if isinstance(obj, type):
+                for klass in type.__getattribute__(obj, "__mro__"):
+                    if klass is object:
+                        continue
+                    kmod = str(type.__getattribute__(klass, "__module__"))
+                    if kmod.split(".")[0] in course:
+                        problems.append(f"`{{name}}` is built on the course's `{{kmod}}.{{klass.__name__}}`")
+                    members += list(type.__getattribute__(klass, "__dict__").values())
+            else:
+                members.append(obj)
+            if any(from_course(m) for m in members):
+                problems.append(f"`{{name}}` runs the course's reference code")
+        except Exception as e:
+            problems.append(f"`{{name}}` could not be inspected ({{type(e).__name__}})")
+    import functools, os
+    homes = tuple({{os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}} | {{sys.prefix, sys.base_prefix}})
+    homes += ("<frozen", root + "autograder/")
+    def notebook_code(obj):
+        # a library function is C code or Python code from an installed file; a notebook's is neither
+        f = obj.__func__ if isinstance(obj, types.MethodType) else obj
+        if isinstance(f, types.FunctionType):
+            return not f.__code__.co_filename.startswith(homes)
+        if isinstance(f, functools.partial):
             return True
-        return type(obj).__module__.split(".")[0] not in ("__main__", "functools")
-    scanned = []
-    for modname in ("torch", "torch.nn.functional", "torch.testing", "torch.linalg", "numpy", "math",
-                    "builtins", "importlib", "autograder.checks"):
-        mod = sys.modules.get(modname)
-        if mod is not None:
-            home = getattr(sys.modules.get(modname.split(".")[0]), "__file__", "") or ""
-            home = home.rsplit("/", 1)[0] if "/" in home else ""
-            scanned.append((modname, mod, home))
+        return type(f).__module__ == "__main__" or (isinstance(f, type) and f.__module__ == "__main__")
+    scanned = [(m, sys.modules.get(m)) for m in ("torch", "torch.nn.functional", "torch.testing", "torch.linalg",
+                                                "numpy", "numpy.testing", "math", "builtins", "importlib",
+                                                "autograder.checks")]
     torch = sys.modules.get("torch")
     if torch is not None:
-        scanned.append(("torch.Tensor", torch.Tensor, torch.__file__.rsplit("/", 1)[0]))
-    for label, mod, home in scanned:
-        for attr, obj in list(vars(mod).items()):
-            if attr.startswith("_") and not (attr.startswith("__") and label == "torch.Tensor"):
-                continue
-            homes = (sys.base_prefix, sys.prefix) if label in ("builtins", "math", "importlib") else (home,)
-            if callable(obj) and not any(library(obj, h) for h in homes if h):
-                problems.append(f"`{{label}}.{{attr}}` was replaced by code from the notebook")
+        scanned.append(("torch.Tensor", torch.Tensor))
+    for label, mod in scanned:
+        if mod is None:
+            continue
+        for attr, obj in list(mod.__dict__.items()):
+            try:
+                if notebook_code(obj):
+                    problems.append(f"`{{label}}.{{attr}}` was replaced by code from the notebook")
+            except Exception as e:
+                problems.append(f"`{{label}}.{{attr}}` could not be inspected ({{type(e).__name__}})")
     for attr in ("equal", "allclose", "isclose", "tanh"):
         obj = getattr(torch, attr, None) if torch is not None else None
         if obj is not None and getattr(obj, "__name__", attr) != attr:
@@ -489,6 +491,8 @@ def read_guards(nb, nonce):
         if GUARD_TAG not in c.metadata.get("tags", []):
             continue
         for out in c.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") not in ("NotRun", "KernelDied", "CellTimeoutError"):
+                problems.append(f"the integrity check was stopped by the notebook's code ({out.get('ename')})")
             if out.get("output_type") == "stream":
                 for line in out.get("text", "").splitlines():
                     if line.startswith(nonce):

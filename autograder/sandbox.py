@@ -140,6 +140,7 @@ def sandbox_script(keep, hide, tmp_size="256m"):
                      f"&& mount -o remount,bind,rw {k}")
     lines.append(" ".join(f"exec {3 + i}<&-;" for i in range(len(keep))))
     lines.append(f"cd {q(str(keep[-1]))}")
+    lines.append("export HOME=/tmp IPYTHONDIR=/tmp/.ipython MPLCONFIGDIR=/tmp/.matplotlib")  # writable, private
     lines.append('exec "$@"')
     return "\n".join(lines)
 
