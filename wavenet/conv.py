@@ -74,28 +74,33 @@ class SeqBatchNorm1d(BatchNorm1d):
     """:class:`~wavenet.nn.BatchNorm1d` for sequences, with an optional mask.
 
     In training, the statistics come from the positions where ``mask`` is
-    True (the real characters of each name, not the padding after it). The
-    input is viewed as ``(B*T, C)`` rows first: the same statistics as reducing
-    over dims ``(0, 1)``, but one reduction instead of two (faster on CPU). In
+    True (the real characters of each name, not the padding after it). In
     eval mode the mask is ignored: every position uses the running statistics.
+
+    Two changes for speed, none to the result (up to float rounding): the
+    input is viewed as ``(B*T, C)`` rows, so the statistics take one reduction
+    instead of two, and ``gamma * (x - mean) / std + beta`` is folded into one
+    per-channel ``scale`` and ``shift``, so ``x`` is read once, not four times.
 
     Shape:
         Input ``(B, T, C)`` or ``(N, C)``, ``mask`` ``(B, T)`` bool; output as input.
     """
 
     def __call__(self, x, mask=None):
-        if not self.training:
-            return super().__call__(x)
-        rows = x.reshape(-1, x.shape[-1])                # (B*T, C)
-        if mask is not None:
-            rows = rows[mask.reshape(-1)]                # (N_real, C)
-        xmean = rows.mean(0)                             # (C,)
-        xvar = rows.var(0)                               # (C,) unbiased, as in the lecture
-        self.out = self.gamma * (x - xmean) / torch.sqrt(xvar + self.eps) + self.beta
-        with torch.no_grad():
-            m = self.momentum
-            self.running_mean = (1 - m) * self.running_mean + m * xmean
-            self.running_var = (1 - m) * self.running_var + m * xvar
+        if self.training:
+            rows = x.reshape(-1, x.shape[-1])            # (B*T, C)
+            if mask is not None:
+                rows = rows[mask.reshape(-1)]            # (N_real, C)
+            xvar, xmean = torch.var_mean(rows, 0)        # (C,), (C,); unbiased var, as in the lecture
+        else:
+            xmean, xvar = self.running_mean.reshape(-1), self.running_var.reshape(-1)
+        scale = self.gamma * torch.rsqrt(xvar + self.eps)           # (C,)
+        self.out = torch.addcmul(self.beta - xmean * scale, x, scale)  # x * scale + shift
+        if self.training:
+            with torch.no_grad():
+                m = self.momentum
+                self.running_mean = (1 - m) * self.running_mean + m * xmean
+                self.running_var = (1 - m) * self.running_var + m * xvar
         return self.out
 
 
