@@ -23,6 +23,9 @@ def _table(result):
 
 
 def cmd_grade(args):
+    from autograder.assignments import read_notebook, source_path
+    source_path(args.assignment)  # reject bad input before loading nbgrader (seconds)
+    read_notebook(args.notebook)
     from autograder.grade import grade_notebook
     result = grade_notebook(args.assignment, args.notebook, keep=args.keep, feedback=args.feedback,
                             timeout=args.timeout)
