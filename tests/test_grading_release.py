@@ -139,3 +139,22 @@ def test_exercises_hold_only_releases():
     """exercises/ holds one generated notebook per assignment and nothing hand-made."""
     found = sorted(p.relative_to(EXERCISES).as_posix() for p in EXERCISES.rglob("*.ipynb"))
     assert found == [f"{a}/{a}.ipynb" for a in ASSIGNMENTS]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_prefilled_cells_import_what_exists(assignment):
+    """Pre-filled cells compile, and every name they import exists (the course library may change under them)."""
+    import importlib
+
+    for cell in read_notebook(source_path(assignment)).cells:
+        if cell.cell_type != "code" or nbgrader_meta(cell).get("solution") or nbgrader_meta(cell).get("grade"):
+            continue
+        tree = ast.parse(cell.source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name), f"{cell.get('id')}: {node.module} has no {alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    importlib.import_module(alias.name)

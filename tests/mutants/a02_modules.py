@@ -45,6 +45,16 @@ MUTANTS = [
       patches={"build_model": [("Linear(n_embd * block_size, n_hidden, bias=False)",
                                 "Linear(n_embd * block_size, n_hidden)")]}),
     # ---- correct, written differently: full marks
+    m("ok_flatten_reshape", "Flatten via reshape with the sizes spelled out",
+      cells={"Flatten": '''
+class Flatten:
+    def __call__(self, x):
+        B, T, C = x.shape
+        return x.reshape(B, T * C)
+
+    def parameters(self):
+        return []
+'''}),
     m("ok_alternatives", "F.embedding, torch.flatten, functools.reduce, itertools.chain, isinstance switch",
       cells={
           "Embedding": '''
