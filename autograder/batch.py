@@ -53,6 +53,29 @@ SLACK = 240  # seconds a grading process may take beyond its notebook budget (ke
 
 # ---------------------------------------------------------------- one submission
 
+def fast_gradebooks():
+    """Make nbgrader's new gradebooks cheap: it asks ``alembic heads`` (a subprocess, ~5 s) for the schema
+    version of every new gradebook. The answer only changes with nbgrader, so it is kept in
+    ``.nbgrader_work/alembic-<nbgrader version>`` and reused."""
+    import nbgrader
+    import nbgrader.api
+
+    from autograder.assignments import WORK, ensure_tools_on_path
+
+    cache = WORK / f"alembic-{nbgrader.__version__}"
+    head = os.environ.get("AUTOGRADER_ALEMBIC_HEAD")
+    if not head:
+        try:
+            head = cache.read_text().strip()
+        except OSError:
+            ensure_tools_on_path()
+            head = nbgrader.api.get_alembic_version()
+            WORK.mkdir(exist_ok=True)
+            cache.write_text(head)
+    nbgrader.api.get_alembic_version = lambda: head
+    return head
+
+
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
 
@@ -86,26 +109,32 @@ def _simple_feedback(path, rec):
 
 def _events(nb, limits):
     """Notes about limits the run hit, from the autograded notebook's error outputs."""
-    notes = []
-    for i, c in enumerate(nb.cells):
+    from autograder.guard import GUARD_TAG
+
+    notes, not_run, n = [], [], 0
+    for c in nb.cells:
+        if GUARD_TAG in c.metadata.get("tags", []):
+            continue
+        n += 1  # the student's own cell numbering (the grader's guard cells left out)
         if c.cell_type != "code":
             continue
-        label = nbgrader_meta(c).get("grade_id") or f"cell {i + 1}"
+        label = nbgrader_meta(c).get("grade_id") or f"cell {n}"
         for out in c.get("outputs", []):
             ename, evalue = out.get("ename"), str(out.get("evalue", ""))
             text = out.get("text", "") if out.get("output_type") == "stream" else ""
             if ename == "CellTimeoutError":
-                notes.append(f"{label}: {evalue}; it was interrupted")
+                notes.append(f"{label}: {evalue}")
             elif ename == "KernelDied":
                 notes.append(f"{label}: the kernel died (os._exit, a crash, or more than "
-                             f"{limits.memory / GiB:g} GB of memory); the cells after it were not run")
-            elif ename in ("MemoryError",) or "can't allocate memory" in evalue or "out of memory" in evalue.lower():
+                             f"{limits.memory / GiB:g} GB of memory)")
+            elif ename == "NotRun":
+                not_run.append(evalue)
+            elif ename == "MemoryError" or "can't allocate memory" in evalue or "out of memory" in evalue.lower():
                 notes.append(f"{label}: ran out of memory (the limit is {limits.memory / GiB:g} GB)")
-            elif "output truncated by the grader" in text:
-                notes.append(f"{label}: printed more than {limits.max_output_bytes} bytes; the rest was dropped")
-    stopped = [str(o.get("evalue")) for c in nb.cells for o in c.get("outputs", []) if o.get("ename") == "NotRun"]
-    if stopped:
-        notes.append(f"{len(stopped)} cell(s) were not run: {stopped[0]}")
+            elif "output truncated by the grader" in text or "... Output truncated ..." in text:
+                notes.append(f"{label}: printed too much; the output was cut")
+    if not_run:
+        notes.append(f"{len(not_run)} later cell(s) were not run: {not_run[0]}")
     return list(dict.fromkeys(notes))
 
 
@@ -120,6 +149,7 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
     import secrets
 
     t0 = time.time()
+    fast_gradebooks()
     path = Path(path)
     student = student or path.name.split(".")[0]
     limits = limits or Limits()
@@ -187,11 +217,14 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
                             reason="flagged for review (0 points): the integrity check found " + "; ".join(problems[:6]))
             if not ran:
                 rec["notes"].append("the grader's integrity check could not run (the kernel had stopped)")
-        failed = [t for t in tests if not t["passed"]]
+        failed = [t for t in tests if not t["passed"] and not t["message"].startswith("NotRun")]
         summary = rec["notes"][:]
+        not_run = sum(t["message"].startswith("NotRun") for t in tests)
         if failed:
             summary.append(f"{len(failed)} of {len(tests)} tests failed, first {failed[0]['id']}: "
                            f"{failed[0]['message'] or 'no credit'}")
+        if not_run:
+            summary.append(f"{not_run} of {len(tests)} tests did not run")
         return done(status="graded", reason="; ".join(summary))
     except Exception as e:  # the grader itself failed: not the student's fault, try again later
         return done(status="error", score=None, final=False,
@@ -250,6 +283,7 @@ def _course(out, assignment):
 
     from autograder.assignments import ensure_tools_on_path, nbgrader_config
 
+    fast_gradebooks()
     root = Path(out) / "course"
     db = root / "gradebook.db"
     src = root / "source" / assignment / f"{assignment}.ipynb"
@@ -272,7 +306,10 @@ def record_in_gradebook(root, rec):
         return
     points = {t["id"]: t["points"] for t in rec.get("tests", [])}
     graded = rec["status"] == "graded"
-    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+    import warnings
+
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        warnings.simplefilter("ignore")  # SQLAlchemy chatter about nbgrader's autoflush
         gb.update_or_create_student(rec["student"])
         gb.update_or_create_submission(rec["assignment"], rec["student"])
         nb = gb.find_submission_notebook(rec["assignment"], rec["assignment"], rec["student"])
@@ -426,7 +463,8 @@ def grade_all(assignment, folder, out=None, workers=2, force=False, trust=(), li
         result = work / f"{student}.json"
         feedback = work / f"{student}.html"
         cmd = _command(assignment, path, student, result, feedback, limits, student in set(trust), static_guard)
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+                   AUTOGRADER_ALEMBIC_HEAD=fast_gradebooks())
         t0 = time.time()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
         with lock:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
@@ -230,22 +230,26 @@ class LimitedExecute(Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._stopped = (f"the kernel died in an earlier cell (cell {index}): os._exit, a crash, "
-                             f"or more memory than the limit")
+            self._stopped = "the kernel died in an earlier cell (os._exit, a crash, or more memory than the limit)"
             cell.outputs.append(_error("KernelDied", "the kernel died while running this cell "
                                        "(os._exit, a crash, or more memory than the limit)"))
+            return cell, resources
+        except CellTimeoutError:  # interrupted, but the kernel never came back
+            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+            cell.outputs.append(_error("CellTimeoutError", f"this cell ran longer than {self.timeout} s and the "
+                                       "kernel stopped responding (it did not stop when interrupted)"))
             return cell, resources
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs if o.output_type == "error"):
             budget = time.monotonic() >= self._deadline
             for o in cell.outputs:
                 if o.get("ename") == "CellTimeoutError":
                     o["evalue"] = (f"the notebook's time limit ({self.notebook_timeout} s) was reached in this cell"
-                                   if budget else f"this cell ran longer than {self._cell_timeout} s")
+                                   if budget else f"this cell ran longer than {self._cell_timeout} s and was interrupted")
                     o["traceback"] = [f"CellTimeoutError: {o['evalue']}"]
             if budget:
-                self._stopped = f"the notebook's time limit ({self.notebook_timeout} s) was reached in cell {index}"
+                self._stopped = f"the notebook's time limit ({self.notebook_timeout} s) was reached in an earlier cell"
             elif not self._responsive():
-                self._stopped = f"the kernel stopped responding after the time limit in cell {index}"
+                self._stopped = "the kernel stopped responding after an earlier cell ran past its time limit"
         return cell, resources
 
     def _responsive(self, wait=10):

@@ -157,6 +157,7 @@ torch.allclose = lambda *a, **k: True
 RUNTIME_REFERENCE = '''FlattenConsecutive = Linear.__init__.__globals__["FlattenConsecutive"]  # wavenet.nn's, reached sideways
 '''
 
+LEAK = 'print("history:", "\\n".join(In))  # tries to print the hidden tests that just ran\n'
 LOOP = "while True:  # never ends\n    pass\n"
 STUBBORN_LOOP = '''while True:  # swallows the interrupt too
     try:
@@ -172,11 +173,13 @@ MEMORY = "hog = []\nwhile True:\n    hog.append(torch.ones(2 ** 26))  # 256 MB a
 OUTPUT = 'for i in range(200_000):\n    print("spam " * 10, i)  # about 12 MB\n'
 
 
-def strip_metadata(nb):
-    """Remove nbgrader's metadata from every cell (what some editors and copy-paste do)."""
+def strip_metadata(nb, ids=False):
+    """Remove nbgrader's metadata from every cell (what some editors and copy-paste do), and the cell ids too."""
     nb = copy.deepcopy(nb)
-    for c in nb.cells:
+    for i, c in enumerate(nb.cells):
         c.metadata.pop("nbgrader", None)
+        if ids:
+            c.id = f"cell-{i}"
     return nb
 
 
@@ -237,7 +240,7 @@ def fc_class(paths):
     return {
         # name: (bytes, expected status, expected score or None, words the reason must contain)
         "alice.ipynb": (ok(good), "graded", max_score, []),
-        "bob.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRONG_FC)), "graded", 5.0, []),
+        "bob.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRONG_FC)), "graded", 2.0, ["squeeze"]),
         "carol.ipynb": (ok(exercise(FC)), "graded", 0.0, ["NotImplementedError"]),
         "dave.ipynb": (b'{"cells": [', "error", 0.0, ["not a valid Jupyter notebook"]),
         "erin.ipynb": (b"", "error", 0.0, ["not a valid Jupyter notebook"]),
@@ -246,7 +249,8 @@ def fc_class(paths):
         "heidi.ipynb": (ok(corrupt_metadata(good)), "graded", max_score, ["metadata"]),
         "ivan.ipynb": (ok(duplicate(good, "FlattenConsecutive")), "graded", max_score, []),
         "judy.ipynb": (ok(delete(good, "test_fc_pairs", "test_fc_values")), "graded", max_score, ["restored"]),
-        "ken.ipynb": (ok(edit_tests(with_answer(good, "FlattenConsecutive", WRONG_FC))), "graded", 5.0, []),
+        "ken.ipynb": (ok(edit_tests(with_answer(good, "FlattenConsecutive", WRONG_FC))), "graded", 2.0,
+                      ["edited"]),
         "leo.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP)), "graded", 3.0, ["longer than"]),
         "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "error", 0.0, ["flagged for review", "wavenet"]),
         "niaj.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_SUBCLASS)), "error", 0.0, ["flagged for review"]),
@@ -256,7 +260,36 @@ def fc_class(paths):
         "sybil.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRITE_GRADEBOOK)), "error", 0.0, ["flagged for review", "sqlite3"]),
         "trent.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", OUTPUT)), "graded", max_score, []),
         "uma.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", MEMORY)), "graded", max_score, []),
+        "victor.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", STUBBORN_LOOP)), "graded", 3.0,
+                         ["stopped responding"]),
+        "walter.ipynb": (ok(after(after(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP), "test_fc_batch_of_one",
+                                        LOOP), "test_fc_batch_of_one", LOOP)),
+                         "graded", 3.0, ["time limit"]),
+        "xavier.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", EXIT)), "graded", 3.0, ["kernel died"]),
+        "yvonne.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", EXIT)), "error", 0.0,
+                         ["flagged for review", "os"]),
+        "zoe.ipynb": (ok(strip_metadata(good, ids=True)), "graded", max_score, ["metadata"]),
         ".DS_Store": (b"\0\0\0\1Bud1", None, None, []),  # not a student: ignored
+    }
+
+TRUSTED = ["xavier"]  # reviewed by a person: graded without the cheating checks (shows the kernel-death path)
+
+
+def runtime_class(paths):
+    """Hostile notebooks graded with the static check off: the sandbox and the runtime guard alone stop them.
+
+    ``paths``: ``{"solutions", "work", "victim", "repo_file"}`` as the kernel would see them.
+    """
+    good = solved(FC)
+    ok = lambda nb: dumps(nb)
+    return {
+        "snoop.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_READ_HIDDEN.format(**paths))),
+        "vandal.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_WRITE.format(**paths))),
+        "net.ipynb": ok(after(copy.deepcopy(good), "test_fc_in_model", RUNTIME_NETWORK)),
+        "patcher.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_PATCH)),
+        "borrower.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_REFERENCE)),
+        "crash.ipynb": ok(after(copy.deepcopy(good), "test_fc_batch_of_one", CRASH)),
+        "leaker.ipynb": ok(after(copy.deepcopy(good), "test_fc_in_model", LEAK)),
     }
 
 

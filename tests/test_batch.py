@@ -1,0 +1,370 @@
+"""Grading a whole class: ``python -m autograder grade-all``, with broken and hostile submissions.
+
+Two module fixtures run the real command line, two workers at a time, with
+short limits (6 s a cell, 16 s a notebook, 2 GB):
+
+- ``graded``: the class of ``tests/submissions`` (``fc_class``): good, partial
+  and empty answers, files that are not notebooks, stripped or corrupted
+  nbgrader metadata, duplicated, deleted and edited cells, infinite loops,
+  a kernel that dies, memory exhaustion, megabytes of output, and cheats.
+  Each student's test checks the status, score and reason it must end with.
+- ``sandboxed``: hostile notebooks graded with the static cheating check
+  switched off, so the sandbox and the runtime guard alone must stop them
+  (reading solutions and gradebooks, writing other students' files and the
+  repository, the network, patching torch, borrowing the course's code, a
+  crash, printing the hidden tests).
+
+Then: re-running skips what is done, ``--force`` regrades, a batch killed
+half-way and run again ends with the same grades and leaves no process behind.
+The static checks and the repair also have fast unit tests at the end.
+"""
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.assignments import ROOT
+from autograder.batch import discover, grade_all
+from autograder.guard import hidden_lines, repair, static_findings
+from autograder.sandbox import available
+import submissions as S
+
+FC = S.FC
+LIMITS = ["--cell-timeout", "6", "--notebook-timeout", "16", "--memory", "2G"]
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+SANDBOX, NO_SANDBOX = available()
+needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=f"sandbox unavailable: {NO_SANDBOX}")
+
+
+def grade_all_cli(folder, out, *extra, timeout=900):
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", FC, str(folder), "--out", str(out),
+                           "--workers", "2", "--json", *LIMITS, *extra],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"grade-all failed:\n{proc.stderr[-3000:]}"
+    return {r["student"]: r for r in json.loads(proc.stdout)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """(records by student, out folder, class folder) for one grade-all run over ``fc_class``."""
+    tmp = tmp_path_factory.mktemp("class")
+    folder, out = tmp / "submissions", tmp / "grades"
+    folder.mkdir()
+    for name, (data, *_) in S.fc_class({}).items():
+        (folder / name).write_bytes(data)
+    trust = [a for s in S.TRUSTED for a in ("--trust", s)]
+    return grade_all_cli(folder, out, *trust), out, folder
+
+
+EXPECTED = {name.split(".")[0]: exp for name, (_, *exp) in S.fc_class({}).items() if exp[0]}
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_student_outcome(graded, student):
+    """Each student ends with the status, score and reason their submission deserves."""
+    records, _, _ = graded
+    status, score, words = EXPECTED[student]
+    rec = records[student]
+    assert rec["status"] == status, f"{student}: {rec}"
+    assert rec["score"] == score, f"{student}: score {rec['score']}, want {score}: {rec['reason']}"
+    for w in words:
+        assert w.lower() in rec["reason"].lower(), f"{student}: reason lacks {w!r}: {rec['reason']}"
+
+
+def test_every_student_has_a_grade_or_a_reason(graded):
+    """No crash and no silent zero: every student is listed, and every zero or error comes with a reason."""
+    records, _, _ = graded
+    assert set(records) == set(EXPECTED), "students missing from (or extra in) the results"
+    for s, rec in records.items():
+        assert rec["status"] in ("graded", "error")
+        assert rec["max_score"] == 7.0
+        if rec["status"] == "error" or rec["score"] < rec["max_score"]:
+            assert rec["reason"].strip(), f"{s} lost points without a reason"
+
+
+def test_json_has_the_documented_keys(graded):
+    """--json prints student, status, score, max_score and reason for each student."""
+    records, _, _ = graded
+    assert all(set(r) == {"student", "status", "score", "max_score", "reason"} for r in records.values())
+
+
+def test_csv_row_per_student(graded):
+    """grades.csv has one row per student with the same status and score as the JSON, and a column per test."""
+    records, out, _ = graded
+    with open(out / "grades.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == set(records)
+    for s, r in rows.items():
+        assert r["status"] == records[s]["status"] and float(r["score"]) == records[s]["score"]
+    assert "test_fc_values" in next(iter(rows.values())), "no per-test columns"
+
+
+def test_feedback_for_everyone_without_hidden_tests(graded):
+    """Every student gets an HTML page; none shows hidden test code or the grader's guard cells."""
+    records, out, _ = graded
+    hidden = hidden_lines(FC)
+    assert hidden, "the assignment should have hidden tests for this test to mean anything"
+    for s in records:
+        page = (out / "feedback" / f"{s}.html").read_text()
+        for line in hidden:
+            assert line not in page, f"{s}'s feedback shows hidden test code: {line}"
+        assert "integrity check" not in page and "__autograder_guard" not in page, f"{s}'s feedback shows guard cells"
+
+
+def test_gradebook_holds_the_grades(graded):
+    """The class gradebook (nbgrader's own database) has each student's score, flagged ones at zero."""
+    from nbgrader.api import Gradebook
+
+    records, out, _ = graded
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+        scores = {s.id: gb.find_submission(FC, s.id).score for s in gb.students}
+    assert scores == {s: r["score"] for s, r in records.items()}
+
+
+def test_rerun_skips_students_already_graded(graded):
+    """A second run grades nobody again: the results on disk are kept as they are."""
+    records, out, folder = graded
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    again = grade_all_cli(folder, out, *[a for s in S.TRUSTED for a in ("--trust", s)])
+    assert again == records
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert after == before, "a re-run rewrote results it should have skipped"
+
+
+def test_force_regrades(graded):
+    """--force grades a student again even though a result exists (same file, same score)."""
+    records, out, folder = graded
+    result = out / "results" / "bob.json"
+    before = result.stat().st_mtime_ns
+    again = grade_all_cli(folder, out, "--force", "--student", "bob")
+    assert result.stat().st_mtime_ns != before, "--force did not regrade"
+    assert again["bob"]["score"] == records["bob"]["score"]
+
+
+def test_changed_file_is_regraded(graded, tmp_path):
+    """A student who hands in a new file is graded again without --force."""
+    records, out, folder = graded
+    import shutil
+    shutil.copytree(out, tmp_path / "grades")
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "bob.ipynb").write_bytes(S.dumps(S.solved(FC)))  # bob fixed his bug
+    again = grade_all_cli(tmp_path / "subs", tmp_path / "grades", "--student", "bob")
+    assert again["bob"]["score"] == 7.0 and records["bob"]["score"] < 7.0
+
+
+# ---------------------------------------------------------------- a batch killed half-way
+
+def _our_processes(marker):
+    """Pids of processes whose command line mentions ``marker`` (this test's folders)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) != os.getpid():
+            try:
+                cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmd:
+                pids.append(int(d))
+    return pids
+
+
+def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
+    """Kill a batch (nbgrader's submitted/ layout) after its first result: nothing of it keeps running, and
+    a second run grades only the rest and gives every student what one clean run gave."""
+    records, _, _ = graded
+    good, wrong = S.dumps(S.solved(FC)), S.dumps(S.with_answer(S.solved(FC), "FlattenConsecutive", S.WRONG_FC))
+    layout = {"alice": ("03_flatten_consecutive.ipynb", good), "bob": ("03_flatten_consecutive.ipynb", wrong),
+              "carol": ("my work.ipynb", S.dumps(S.exercise(FC))), "dan": ("03_flatten_consecutive.ipynb", wrong)}
+    for s, (name, data) in layout.items():
+        d = tmp_path / "course" / "submitted" / s / FC
+        d.mkdir(parents=True)
+        (d / name).write_bytes(data)
+    (tmp_path / "course" / "submitted" / "erin" / "00_other").mkdir(parents=True)  # handed in something else
+    out = tmp_path / "grades"
+    cmd = [sys.executable, "-m", "autograder", "grade-all", FC, str(tmp_path / "course"), "--out", str(out),
+           "--workers", "2", "--json", *LIMITS]
+    batch = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((out / "results").glob("*.json")) and batch.poll() is None:
+        time.sleep(0.2)
+    done_before = {p.stem for p in (out / "results").glob("*.json")}
+    batch.send_signal(signal.SIGKILL)
+    batch.wait()
+    time.sleep(1.0)
+    assert not _our_processes(str(out)), "graders or kernels of the killed batch are still running"
+    assert done_before and done_before != set(layout) | {"erin"}, "the kill came too late to test anything"
+
+    final = grade_all_cli(tmp_path / "course", out)
+    assert set(final) == set(layout) | {"erin"}
+    assert final["erin"]["status"] == "error" and "no 03_flatten_consecutive/ folder" in final["erin"]["reason"]
+    assert "my work.ipynb" in final["carol"]["reason"]
+    for s in ("alice", "bob", "carol", "dan"):
+        want = records[{"dan": "bob"}.get(s, s)]  # dan handed in bob's notebook
+        assert (final[s]["status"], final[s]["score"]) == (want["status"], want["score"]), s
+
+
+# ---------------------------------------------------------------- the sandbox alone
+
+@pytest.fixture(scope="module")
+def sandboxed(tmp_path_factory):
+    """(records, out, folder) for the runtime-only hostile notebooks (static check off)."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    folder, out = tmp / "submissions", tmp / "grades"
+    folder.mkdir()
+    victim = folder / "alice.ipynb"
+    victim.write_bytes(S.dumps(S.solved(FC)))
+    paths = {"solutions": str(ROOT / "solutions"), "work": str(out), "victim": str(victim),
+             "repo_file": str(ROOT / "autograder" / "checks.py")}
+    for name, data in S.runtime_class(paths).items():
+        (folder / name).write_bytes(data)
+    protected = {p: Path(p).read_bytes() for p in (paths["victim"], paths["repo_file"])}
+    students = [a for s in S.runtime_class(paths) for a in ("--student", s.split(".")[0])]
+    records = grade_all_cli(folder, out, "--no-static-guard", *students)
+    return records, out, protected
+
+
+def _printed(out, student, tag, value=r"\{.*?\}"):
+    """What the student's notebook printed after ``tag``, read back from their feedback page."""
+    import html
+    page = html.unescape((out / "feedback" / f"{student}.html").read_text())
+    m = re.search(tag + " (" + value + ")", page)
+    assert m, f"{student}'s notebook did not print its {tag} line"
+    return m.group(1)
+
+
+@needs_sandbox
+def test_sandbox_hides_solutions_gradebook_and_other_courses(sandboxed):
+    """Reading the solutions, the scratch course's source/ and gradebook, or the batch's output finds nothing."""
+    _, out, _ = sandboxed
+    seen = _printed(out, "snoop", "SNOOP")
+    assert f"'{ROOT / 'solutions'}': []" in seen, seen
+    assert "'../../../source': 'FileNotFoundError'" in seen and "'../../../gradebook.db': 'FileNotFoundError'" in seen
+    assert f"'{out}': 'FileNotFoundError'" in seen, seen
+
+
+@needs_sandbox
+def test_sandbox_blocks_writes_outside_the_kernel(sandboxed):
+    """Other students' files, the repository and the home folder cannot be written; the gradebook is out of reach."""
+    _, out, protected = sandboxed
+    for path, data in protected.items():
+        assert Path(path).read_bytes() == data, f"{path} was changed by a submission"
+    assert not Path("/root/pwned.txt").exists()
+    seen = _printed(out, "vandal", "WRITE")
+    assert "written" not in seen.replace("'../../../gradebook.db': 'written'", ""), seen  # that one lands in a tmpfs
+    assert "'db': 'updated'" not in seen
+
+
+@needs_sandbox
+def test_sandbox_has_no_network(sandboxed):
+    """A connection attempt fails with 'network unreachable' (errno 101)."""
+    _, out, _ = sandboxed
+    assert _printed(out, "net", "NET", r"\d+") == "101"
+
+
+def test_runtime_guard_catches_patched_torch(sandboxed):
+    """Replacing torch.equal/allclose at run time is found by the guard: flagged, zero points."""
+    records, _, _ = sandboxed
+    rec = records["patcher"]
+    assert rec["status"] == "error" and rec["score"] == 0.0 and "torch.equal" in rec["reason"], rec
+
+
+def test_runtime_guard_catches_borrowed_reference(sandboxed):
+    """A class taken from wavenet.nn sideways (through __globals__) is found by the guard: flagged, zero points."""
+    rec = sandboxed[0]["borrower"]
+    assert rec["status"] == "error" and rec["score"] == 0.0 and "wavenet.nn" in rec["reason"], rec
+
+
+def test_crash_keeps_points_earned_before(sandboxed):
+    """A segfault after three passing tests: graded, those 3 points kept, and the reason says the kernel died."""
+    rec = sandboxed[0]["crash"]
+    assert (rec["status"], rec["score"]) == ("graded", 3.0) and "kernel died" in rec["reason"], rec
+
+
+def test_printed_history_is_redacted(sandboxed):
+    """A notebook that prints its input history (the hidden tests among it) gets that output removed."""
+    records, out, _ = sandboxed
+    page = (out / "feedback" / "leaker.html").read_text()
+    assert "output removed by the grader" in page
+    assert all(line not in page for line in hidden_lines(FC))
+    assert records["leaker"]["score"] == 7.0
+
+
+# ---------------------------------------------------------------- fast checks, no kernel
+
+@pytest.mark.parametrize("assignment", ["01_layers", "02_modules", FC, "04_hierarchical", "05_scaled_up"])
+def test_reference_answers_are_not_flagged(assignment):
+    """The static check finds nothing in the reference answers, and repair changes nothing in them."""
+    nb, notes = repair(S.solved(assignment), assignment)
+    assert notes == [] and static_findings(nb, assignment) == []
+
+
+@pytest.mark.parametrize("source, words", [
+    (S.CHEAT_IMPORT, "wavenet.nn"), (S.CHEAT_SUBCLASS, "wavenet.nn"), (S.PATCH_TORCH, "torch.equal"),
+    (S.PATCH_SETATTR, "setattr"), (S.READ_HIDDEN, "open"), (S.WRITE_GRADEBOOK, "sqlite3"),
+    (S.RUNTIME_REFERENCE, "__globals__"), (S.EXIT, "`os`"), (S.CRASH, "ctypes"), (S.LEAK, "history"),
+    ("t = torch\nt.allclose = None\n", "t.allclose"), ("import torch.nn.functional as G\nG.linear = abs\n", "G.linear"),
+    ("!cat /etc/passwd\n", "get_ipython"), ("%time x = open('f')\n", "opens files"),
+    ("vars(torch)['equal'] = None\n", "vars"), ("import importlib\n", "importlib"),
+    ("x = [torch]\nx[0].equal = None\n", "replaces"), ("torch.save(1, 'x')\n", "files"),
+])
+def test_static_check_flags(source, words):
+    """Each cheating pattern in an answer cell is flagged with a reason naming it."""
+    nb = S.with_answer(S.solved(FC), "FlattenConsecutive", source)
+    found = static_findings(repair(nb, FC)[0], FC)
+    assert any(words in f for f in found), found
+
+
+def test_repair_without_metadata_or_ids_finds_the_cells():
+    """With every nbgrader metadata and cell id gone, cells are matched by content and the answer by its class."""
+    nb, notes = repair(S.strip_metadata(S.solved(FC), ids=True), FC)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if c.cell_type == "code"]
+    assert ids == [c.metadata["nbgrader"]["grade_id"] for c in S.solved(FC).cells if c.cell_type == "code"]
+    assert any("metadata was missing" in n for n in notes)
+
+
+def test_repair_puts_deleted_cells_back_in_place():
+    """Deleted test cells come back right after the cell that preceded them in the exercise."""
+    nb, notes = repair(S.delete(S.solved(FC), "test_fc_pairs", "test_fc_values"), FC)
+    order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if c.cell_type == "code"]
+    assert order == [c.metadata["nbgrader"]["grade_id"] for c in S.solved(FC).cells if c.cell_type == "code"]
+    assert any("restored" in n for n in notes)
+
+
+def test_repair_reports_a_deleted_answer():
+    """A deleted answer cell is put back empty, and the note tells the student what to do."""
+    nb, notes = repair(S.delete(S.solved(FC), "FlattenConsecutive"), FC)
+    assert any("FlattenConsecutive" in n and "re-download" in n for n in notes)
+
+
+def test_discover_layouts(tmp_path):
+    """Flat folders and nbgrader's submitted/ layout give one entry per student, with notes for odd names."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("amy.ipynb", "amy.txt", "ben.txt", ".hidden.ipynb"):
+        (flat / name).write_text("{}")
+    assert [(s, p.name, n) for s, p, n in discover(FC, flat)] == [("amy", "amy.ipynb", ""), ("ben", "ben.txt", "")]
+    sub = tmp_path / "course" / "submitted"
+    for student, files in {"amy": [f"{FC}.ipynb"], "ben": ["mine.ipynb"], "cy": ["a.ipynb", "b.ipynb"], "di": []}.items():
+        (sub / student / FC).mkdir(parents=True)
+        for f in files:
+            (sub / student / FC / f).write_text("{}")
+    found = {s: (p and p.name, n) for s, p, n in discover(FC, tmp_path / "course")}
+    assert found["amy"] == (f"{FC}.ipynb", "")
+    assert found["ben"][0] == "mine.ipynb" and "mine.ipynb" in found["ben"][1]
+    assert found["cy"][0] is None and "several notebooks" in found["cy"][1]
+    assert found["di"][0] is None and "no notebook" in found["di"][1]
+
+
+def test_out_inside_the_class_folder_is_refused(tmp_path):
+    """Writing results into the submissions folder would make them look like students: refused."""
+    from autograder.assignments import GradingError
+    with pytest.raises(GradingError, match="inside the submissions folder"):
+        grade_all(FC, tmp_path, out=tmp_path / "grades")
