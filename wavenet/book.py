@@ -7,6 +7,7 @@ import textwrap
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from wavenet.results import window
 from wavenet.train import smooth
@@ -31,6 +32,13 @@ def to_device(model, device):
     return model
 
 
+def _step_axis(ax):
+    """A few round step ticks written as 50k, 100k, ..., and a light grid."""
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.grid(alpha=0.3)
+
+
 def plot_losses(losses, recipe, title=""):
     """Per-step training loss (left) beside its mean over each ``window`` steps (right)."""
     w = window(recipe.steps)
@@ -44,7 +52,7 @@ def plot_losses(losses, recipe, title=""):
     for ax in (ax1, ax2):
         ax.axvline(recipe.decay_at, color="gray", ls="--", lw=0.8,
                    label=f"learning rate {recipe.lr} -> {recipe.lr_after}")
-        ax.grid(alpha=0.3)
+        _step_axis(ax)
     ax2.legend(fontsize=8)
     if title:
         fig.suptitle(title)
@@ -62,7 +70,7 @@ def plot_smoothed(curves, recipe, title=""):
     ax.axvline(recipe.decay_at, color="gray", ls="--", lw=0.8,
                label=f"learning rate {recipe.lr} -> {recipe.lr_after}")
     ax.set(xlabel="step", ylabel=f"training loss, mean of {w} steps", title=title)
-    ax.grid(alpha=0.3)
+    _step_axis(ax)
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.show()
