@@ -15,9 +15,11 @@ writes one JSON record::
      "reason", "notes", "tests", "file", "sha256", "seconds", "final"}
 
 ``grade-all`` finds the students in ``DIR`` (``DIR/<student>.ipynb``, or
-nbgrader's ``submitted/<student>/<assignment>/``), runs that command for each
-in ``--workers`` parallel processes (each killed if it outlives the notebook's
-time budget), and keeps, in ``--out`` (default ``grades/<assignment>``)::
+nbgrader's ``submitted/<student>/<assignment>/``) and runs the same function,
+:func:`grade_submission`, for each, ``--workers`` at a time, every one in a
+process of its own forked from a server that has nbgrader imported already
+(killed, kernel and all, if it outlives the notebook's time budget; killed
+too if the batch dies). It keeps, in ``--out`` (default ``grades/<assignment>``)::
 
     results/<student>.json   one record per student: what a re-run skips
     feedback/<student>.html  nbgrader's feedback (hidden tests removed), or why there is none
@@ -36,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -142,18 +143,24 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
                      static_guard=True, runtime_guard=True, workdir=None):
     """Grade one submitted file; always return a record (see the module docstring), never raise."""
     from autograder.grade import grade_notebook
-    from autograder.sandbox import Limits
+    from autograder.sandbox import Limits, available
     from autograder.guard import inject_guards, read_guards, repair, static_findings, answer_names
 
     import nbformat
     import secrets
+
+    import dataclasses
 
     t0 = time.time()
     fast_gradebooks()
     path = Path(path)
     student = student or path.name.split(".")[0]
     limits = limits or Limits()
+    # the kernel must not see the folder the submission came from (other students), nor where results go
+    limits = dataclasses.replace(limits, hide=[*limits.hide, str(path.resolve().parent)] +
+                                 ([str(Path(feedback).resolve().parent)] if feedback else []))
     rec = _record(student, assignment, path)
+    rec["sandboxed"] = bool(limits.sandbox and available()[0])
 
     def done(**fields):
         rec.update(fields)
@@ -363,22 +370,37 @@ def kill_tree(pid):
             pass
 
 
-def _command(assignment, path, student, result, feedback, limits, trust, static_guard):
-    cmd = [sys.executable, "-m", "autograder", "grade-submission", assignment, str(path), "--student", student,
-           "--out", str(result), "--feedback", str(feedback), "--cell-timeout", str(limits.cell_timeout),
-           "--notebook-timeout", str(limits.notebook_timeout), "--memory", str(limits.memory),
-           "--max-output", str(limits.max_output_bytes)]
-    for h in limits.hide:
-        cmd += ["--hide", str(h)]
-    if not limits.sandbox:
-        cmd.append("--no-sandbox")
-    if trust:
-        cmd.append("--trust")
-    if not static_guard:
-        cmd.append("--no-static-guard")
-    if shutil.which("setpriv"):
-        cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + cmd  # dies with the batch, even on SIGKILL
-    return cmd
+PRELOAD = ["autograder.batch", "autograder.grade", "autograder.guard", "autograder.sandbox", "nbgrader.apps",
+           "nbgrader.api", "nbconvert", "IPython.core.inputtransformer2"]
+
+
+def _child(assignment, path, student, result, feedback, log, limits, trust, static_guard):
+    """One grading process, forked from the preloaded server: grade, save the record, exit."""
+    from multiprocessing import forkserver, resource_tracker
+
+    # die with the batch. The fork server exits when the batch dies, unless a child still holds its
+    # "alive" pipe (children get it to start processes of their own; ours never do): let it go.
+    for holder, attr in ((forkserver._forkserver, "_forkserver_alive_fd"), (resource_tracker._resource_tracker, "_fd")):
+        fd = getattr(holder, attr, None)
+        if fd is not None:
+            os.close(fd)
+            setattr(holder, attr, None)
+    parent = os.getppid()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed with the server
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the server died before the line above
+        os._exit(1)
+    os.setsid()  # a Ctrl-C in the terminal goes to the batch, which stops this cleanly
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    rec = grade_submission(assignment, path, student=student, feedback=feedback, limits=limits, trust=trust,
+                           static_guard=static_guard, workdir=Path(result).parent)
+    _save(result, rec)
 
 
 class Progress:
@@ -459,31 +481,38 @@ def grade_all(assignment, folder, out=None, workers=2, force=False, trust=(), li
     running = {}  # student -> Popen
     lock = threading.Lock()
 
+    import multiprocessing
+
+    # each submission is graded in a process of its own, forked from a server that has nbgrader & co.
+    # imported already (saves seconds per submission); the kernels run under it, sandboxed
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    os.environ["AUTOGRADER_BATCH"] = str(out)  # marks every process of this batch, kernels included
+    os.environ["AUTOGRADER_ALEMBIC_HEAD"] = fast_gradebooks()
+
     def run(student, path, note):
-        result = work / f"{student}.json"
-        feedback = work / f"{student}.html"
-        cmd = _command(assignment, path, student, result, feedback, limits, student in set(trust), static_guard)
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
-                   AUTOGRADER_ALEMBIC_HEAD=fast_gradebooks())
+        result, feedback, log = (work / f"{student}{ext}" for ext in (".json", ".html", ".log"))
         t0 = time.time()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+        proc = ctx.Process(target=_child, args=(assignment, str(path), student, str(result), str(feedback), str(log),
+                                                limits, student in set(trust), static_guard), daemon=False)
+        proc.start()
         with lock:
             running[student] = proc
         try:
-            _, err = proc.communicate(timeout=limits.notebook_timeout + SLACK)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc.pid)
-            proc.communicate()
-            rec = _record(student, assignment, path, reason=(
-                f"grading did not finish within {limits.notebook_timeout + SLACK} s and was stopped; "
-                "the notebook probably produces something the grader cannot process"),
-                max_score=_tests_max(assignment))
-        else:
-            rec = _load(result)
-            if rec is None:
-                rec = _record(student, assignment, path, score=None, final=False, max_score=_tests_max(assignment),
-                              reason=f"the grader crashed (exit {proc.returncode}): "
-                                     f"{err.decode(errors='replace').strip()[-300:]}; run grade-all again")
+            proc.join(limits.notebook_timeout + SLACK)
+            if proc.is_alive():
+                kill_tree(proc.pid)
+                proc.join()
+                rec = _record(student, assignment, path, reason=(
+                    f"grading did not finish within {limits.notebook_timeout + SLACK} s and was stopped; "
+                    "the notebook probably produces something the grader cannot process"),
+                    max_score=_tests_max(assignment))
+            else:
+                rec = _load(result)
+                if rec is None:
+                    tail = log.read_text(errors="replace").strip()[-300:] if log.is_file() else ""
+                    rec = _record(student, assignment, path, score=None, final=False, max_score=_tests_max(assignment),
+                                  reason=f"the grader crashed (exit {proc.exitcode}): {tail}; run grade-all again")
         finally:
             with lock:
                 running.pop(student, None)

@@ -112,7 +112,7 @@ def mount_points():
     return points
 
 
-def sandbox_script(keep, hide, tmp_size="256m"):
+def sandbox_script(keep, hide, tmp_size="256m", join=None):
     """The ``sh -c`` script run in the new namespaces before the kernel starts.
 
     ``keep``: folders that must stay visible and writable (the kernel's cwd, its
@@ -122,6 +122,8 @@ def sandbox_script(keep, hide, tmp_size="256m"):
     """
     q = shlex.quote
     lines = ["set -e"]
+    if join:  # a pids cgroup: a fork bomb stops at its limit
+        lines.append(f"echo $$ > {q(str(join))}")
     for i, k in enumerate(keep):
         lines.append(f"exec {3 + i}<{q(str(k))}")
     for mp in mount_points():  # the whole system read-only (errors: a mount we cannot see into)
@@ -145,6 +147,20 @@ def sandbox_script(keep, hide, tmp_size="256m"):
     return "\n".join(lines)
 
 
+def safe_hide(paths, keep=()):
+    """``paths`` minus any that would hide what the kernel needs (the repository, Python, ``keep``)."""
+    import sys
+    needed = [Path(p).resolve() for p in (ROOT / ".venv", ROOT / "autograder", ROOT / "wavenet", ROOT / "data",
+                                           sys.prefix, sys.base_prefix, *keep)]
+    out = []
+    for p in paths:
+        p = Path(p).resolve()
+        if any(p == n or p in n.parents for n in needed):
+            continue  # e.g. a notebook handed in from the repository root: its folder stays visible
+        out.append(str(p))
+    return list(dict.fromkeys(out))
+
+
 def default_hide(extra=()):
     """Paths no submission may read: solutions, tests, git history, every scratch course, runtime files."""
     home = Path.home()
@@ -158,6 +174,9 @@ class SandboxKernelManager(AsyncKernelManager):
     hide = List(Unicode(), help="paths to cover with an empty tmpfs (folders) or /dev/null (files)").tag(config=True)
     memory = Integer(4 * GiB, help="address-space limit of the kernel, in bytes").tag(config=True)
     sandbox = Integer(1, help="1: sandbox the kernel; 0: plain kernel (with the memory limit)").tag(config=True)
+    pids = Integer(512, help="most processes and threads the kernel may have (a pids cgroup, when there is one)"
+                   ).tag(config=True)
+    file_size = Integer(64 * 2 ** 20, help="largest file the kernel may write, in bytes").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -170,20 +189,40 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        limit = ["prlimit", f"--as={self.memory}", "--core=0", "--"]
+        limit = ["prlimit", f"--as={self.memory}", f"--fsize={self.file_size}", "--core=0", "--"]
         if not self.sandbox:
             return limit + cmd
         cwd = (self._launch_args or {}).get("cwd") or os.getcwd()
-        script = sandbox_script(keep=[self._rundir, Path(cwd).resolve()], hide=self.hide)
+        keep = [self._rundir, Path(cwd).resolve()]
+        script = sandbox_script(keep=keep, hide=safe_hide(self.hide, keep=keep), join=self._pids_cgroup())
         return (["setpriv", "--pdeathsig", "KILL", "--",
                  "unshare", "-n", "-m", "-p", "-i", "-u", "-f", "--kill-child", "--mount-proc",
                  "--propagation", "private", "--", "sh", "-c", script, "sandbox",
                  "setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"] + limit + cmd)
 
+    def _pids_cgroup(self):
+        """``cgroup.procs`` of a new pids cgroup for this kernel (cgroup v1), or None where there is none."""
+        base = Path("/sys/fs/cgroup/pids")
+        if not (base / "cgroup.procs").exists():
+            return None
+        try:
+            self._cgroup = base / "autograder" / self._rundir.name
+            self._cgroup.mkdir(parents=True, exist_ok=True)
+            (self._cgroup / "pids.max").write_text(str(self.pids))
+            return self._cgroup / "cgroup.procs"
+        except OSError:
+            return None
+
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self._rundir, ignore_errors=True)
+            cg = getattr(self, "_cgroup", None)
+            if cg is not None:
+                try:
+                    cg.rmdir()  # empty once the kernel's pid namespace is gone
+                except OSError:
+                    pass
 
     cleanup_resources = _async_cleanup_resources
 

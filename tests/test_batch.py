@@ -162,16 +162,17 @@ def test_changed_file_is_regraded(graded, tmp_path):
 
 # ---------------------------------------------------------------- a batch killed half-way
 
-def _our_processes(marker):
-    """Pids of processes whose command line mentions ``marker`` (this test's folders)."""
+def _batch_processes(out):
+    """Pids of the processes of the batch writing to ``out`` (each carries AUTOGRADER_BATCH=out, kernels too)."""
+    marker = f"AUTOGRADER_BATCH={out}".encode()
     pids = []
     for d in os.listdir("/proc"):
         if d.isdigit() and int(d) != os.getpid():
             try:
-                cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                env = Path(f"/proc/{d}/environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if marker in cmd:
+            if marker in env:
                 pids.append(int(d))
     return pids
 
@@ -198,8 +199,10 @@ def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
     done_before = {p.stem for p in (out / "results").glob("*.json")}
     batch.send_signal(signal.SIGKILL)
     batch.wait()
-    time.sleep(1.0)
-    assert not _our_processes(str(out)), "graders or kernels of the killed batch are still running"
+    deadline = time.time() + 10  # SIGKILL travels down the tree: batch -> fork server -> graders -> kernels
+    while _batch_processes(out) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _batch_processes(out), "graders or kernels of the killed batch are still running"
     assert done_before and done_before != set(layout) | {"erin"}, "the kill came too late to test anything"
 
     final = grade_all_cli(tmp_path / "course", out)
@@ -247,7 +250,8 @@ def test_sandbox_hides_solutions_gradebook_and_other_courses(sandboxed):
     seen = _printed(out, "snoop", "SNOOP")
     assert f"'{ROOT / 'solutions'}': []" in seen, seen
     assert "'../../../source': 'FileNotFoundError'" in seen and "'../../../gradebook.db': 'FileNotFoundError'" in seen
-    assert f"'{out}': 'FileNotFoundError'" in seen, seen
+    for hidden in ("course/gradebook.db", "results", "feedback"):  # the batch's own output, other students'
+        assert f"'{out}/{hidden}': 'FileNotFoundError'" in seen, seen
 
 
 @needs_sandbox
@@ -267,6 +271,16 @@ def test_sandbox_has_no_network(sandboxed):
     """A connection attempt fails with 'network unreachable' (errno 101)."""
     _, out, _ = sandboxed
     assert _printed(out, "net", "NET", r"\d+") == "101"
+
+
+@needs_sandbox
+def test_sandbox_caps_processes_and_file_size(sandboxed):
+    """A fork bomb stops at the pids limit and a huge file at 64 MB; the notebook is still graded."""
+    records, out, _ = sandboxed
+    forks = int(_printed(out, "bomber", "FORK", r"\d+"))
+    assert 0 < forks < 512, forks
+    assert int(_printed(out, "bomber", "FILE", r"\d+")) == 64
+    assert records["bomber"]["score"] == 7.0, records["bomber"]
 
 
 def test_runtime_guard_catches_patched_torch(sandboxed):

@@ -112,7 +112,8 @@ db.commit()
 RUNTIME_READ_HIDDEN = WRONG_FC + '''
 import os
 found = {{}}
-for top in [{solutions!r}, "../../../source", "../../../gradebook.db", {work!r}]:
+for top in [{solutions!r}, "../../../source", "../../../gradebook.db", {work!r} + "/course/gradebook.db",
+            {work!r} + "/results", {work!r} + "/feedback"]:
     try:
         found[top] = os.listdir(top) if os.path.isdir(top) else len(open(top, "rb").read())
     except Exception as e:
@@ -170,6 +171,25 @@ SLEEP = "import time\ntime.sleep(10_000)\n"
 EXIT = "import os\nos._exit(1)\n"
 CRASH = "import ctypes\nctypes.string_at(0)  # segfault\n"
 MEMORY = "hog = []\nwhile True:\n    hog.append(torch.ones(2 ** 26))  # 256 MB a step\n"
+BOMB = """import os, time
+kids = 0
+try:
+    while kids < 5000:  # a fork bomb, politely capped
+        if os.fork() == 0:
+            time.sleep(120)
+            os._exit(0)
+        kids += 1
+except OSError as e:
+    print("FORK", kids, type(e).__name__)
+size = 0
+try:
+    with open("big.bin", "wb") as f:  # a file as big as the disk
+        for _ in range(1000):
+            f.write(b"x" * 2 ** 20)
+            size += 1
+except OSError as e:
+    print("FILE", size, type(e).__name__)
+"""
 OUTPUT = 'for i in range(200_000):\n    print("spam " * 10, i)  # about 12 MB\n'
 
 
@@ -243,7 +263,7 @@ def fc_class(paths):
         "bob.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRONG_FC)), "graded", 2.0, ["squeeze"]),
         "carol.ipynb": (ok(exercise(FC)), "graded", 0.0, ["NotImplementedError"]),
         "dave.ipynb": (b'{"cells": [', "error", 0.0, ["not a valid Jupyter notebook"]),
-        "erin.ipynb": (b"", "error", 0.0, ["not a valid Jupyter notebook"]),
+        "erin.ipynb": (b"", "error", 0.0, ["empty"]),
         "frank.txt": (ok(good), "graded", max_score, ["frank.txt"]),
         "grace.ipynb": (ok(strip_metadata(good)), "graded", max_score, ["metadata"]),
         "heidi.ipynb": (ok(corrupt_metadata(good)), "graded", max_score, ["metadata"]),
@@ -251,7 +271,8 @@ def fc_class(paths):
         "judy.ipynb": (ok(delete(good, "test_fc_pairs", "test_fc_values")), "graded", max_score, ["restored"]),
         "ken.ipynb": (ok(edit_tests(with_answer(good, "FlattenConsecutive", WRONG_FC))), "graded", 2.0,
                       ["edited"]),
-        "leo.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP)), "graded", 3.0, ["longer than"]),
+        "leo.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP)), "graded", max_score,
+                     ["longer than"]),  # interrupted, the kernel recovers, the later tests run
         "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "error", 0.0, ["flagged for review", "wavenet"]),
         "niaj.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_SUBCLASS)), "error", 0.0, ["flagged for review"]),
         "olivia.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_TORCH)), "error", 0.0, ["flagged for review", "torch.equal"]),
@@ -290,6 +311,7 @@ def runtime_class(paths):
         "borrower.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_REFERENCE)),
         "crash.ipynb": ok(after(copy.deepcopy(good), "test_fc_batch_of_one", CRASH)),
         "leaker.ipynb": ok(after(copy.deepcopy(good), "test_fc_in_model", LEAK)),
+        "bomber.ipynb": ok(after(copy.deepcopy(good), "test_fc_batch_of_one", BOMB)),
     }
 
 
