@@ -230,7 +230,9 @@ def sandboxed(tmp_path_factory):
         (folder / name).write_bytes(data)
     protected = {p: Path(p).read_bytes() for p in (paths["victim"], paths["repo_file"])}
     students = [a for s in S.runtime_class(paths) for a in ("--student", s.split(".")[0])]
-    records = grade_all_cli(folder, out, "--no-static-guard", *students)
+    # roomier limits than the class above: nothing here loops, and a fork bomb on a busy machine takes a while
+    records = grade_all_cli(folder, out, "--no-static-guard", *students, "--cell-timeout", "30",
+                            "--notebook-timeout", "60")
     return records, out, protected
 
 
@@ -382,3 +384,29 @@ def test_out_inside_the_class_folder_is_refused(tmp_path):
     from autograder.assignments import GradingError
     with pytest.raises(GradingError, match="inside the submissions folder"):
         grade_all(FC, tmp_path, out=tmp_path / "grades")
+
+
+def test_results_from_another_machine_are_merged(graded, tmp_path):
+    """grade-submission (the per-submission command) writes a record that grade-all then counts as done:
+    the student is not graded again and appears in grades.csv and the gradebook."""
+    from nbgrader.api import Gradebook
+
+    _, _, folder = graded
+    out = tmp_path / "grades"
+    (out / "results").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"  # another machine's copy of the file
+    elsewhere.mkdir()
+    (elsewhere / "alice.ipynb").write_bytes((folder / "alice.ipynb").read_bytes())
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-submission", FC, str(elsewhere / "alice.ipynb"),
+                           "--out", str(out / "results" / "alice.json"), *LIMITS],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = out / "results" / "alice.json"
+    assert json.loads(record.read_text())["score"] == 7.0
+    before = record.stat().st_mtime_ns
+    merged = grade_all_cli(folder, out, "--student", "alice")
+    assert record.stat().st_mtime_ns == before, "alice was graded again"
+    assert merged["alice"]["score"] == 7.0
+    assert "alice,graded,7.0" in (out / "grades.csv").read_text()
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+        assert gb.find_submission(FC, "alice").score == 7.0
