@@ -4,8 +4,8 @@ import torch
 
 from data import build_dataset, read_words, split_words
 from wavenet.conv import (
-    CausalConv1d, SeqBatchNorm1d, WaveNet, conv_weight, evaluate_sequences, from_hierarchical,
-    name_sequences, positions_logits, sequence_loss, train_sequences,
+    CausalConv1d, SeqBatchNorm1d, TorchWaveNet, WaveNet, conv_weight, evaluate_sequences, example_loop,
+    from_hierarchical, name_sequences, position_loop, positions_logits, sequence_loss, train_sequences,
 )
 from wavenet.config import recipe
 from wavenet.models import hierarchical
@@ -16,6 +16,12 @@ from wavenet.train import evaluate, set_training, train
 @pytest.fixture(scope="module")
 def val_words():
     return split_words(read_words())["val"]
+
+
+@pytest.fixture(scope="module")
+def tree(splits8):
+    """The 76,579-parameter tree after 100 SGD steps: shared by the transfer tests."""
+    return trained_tree(*splits8["train"], steps=100)
 
 
 def trained_tree(X, Y, steps=200):
@@ -103,9 +109,8 @@ def test_receptive_field_is_exactly_eight():
     torch.testing.assert_close(net(x8)[0, 11], base[0, 11], msg="the receptive field leaks past 8 tokens")
 
 
-def test_transferred_weights_give_the_trees_logits_at_every_position(splits8, val_words):
+def test_transferred_weights_give_the_trees_logits_at_every_position(tree, splits8, val_words):
     """Eval mode: the conv with the tree's weights equals the tree on every val example."""
-    tree = trained_tree(*splits8["train"])
     net = from_hierarchical(tree)
     set_training(net, False)
     X, Y = name_sequences(val_words)
@@ -115,6 +120,25 @@ def test_transferred_weights_give_the_trees_logits_at_every_position(splits8, va
     assert conv_logits.shape == tree_logits.shape
     torch.testing.assert_close(conv_logits, tree_logits, rtol=1e-4, atol=1e-4)
     assert abs(evaluate_sequences(net, X, Y) - evaluate(tree, *splits8["val"])) < 1e-5
+
+
+def test_stock_torch_conv1d_stack_agrees_with_the_tree(tree, val_words):
+    """torch.nn.Conv1d + nn.BatchNorm1d (eval) with the tree's weights: the same logits (torch as oracle)."""
+    words = val_words[:500]
+    X, Y = name_sequences(words)
+    with torch.no_grad():
+        stock = positions_logits(TorchWaveNet(tree), X, Y)
+        torch.testing.assert_close(stock, tree(build_dataset(words, 8)[0]), rtol=1e-4, atol=1e-4)
+
+
+def test_position_and_example_loops_score_every_example_once(tree, val_words):
+    """The loops chapter 8 times give the tree's logits, in build_dataset order."""
+    words = val_words[:60]
+    X, Y = name_sequences(words)
+    with torch.no_grad():
+        ref = tree(build_dataset(words, 8)[0])
+        torch.testing.assert_close(position_loop(tree, X, Y), ref)
+        torch.testing.assert_close(example_loop(tree, X, Y), ref, rtol=1e-4, atol=1e-5)
 
 
 def test_transfer_works_for_a_deeper_tree(val_words):
