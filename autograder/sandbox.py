@@ -36,6 +36,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -112,39 +113,58 @@ def mount_points():
     return points
 
 
-def sandbox_script(keep, hide, tmp_size="256m", join=None):
+def sandbox_script(keep, hide, tmp_size="256m", join=None, ro_keep=()):
     """The ``sh -c`` script run in the new namespaces before the kernel starts.
 
     ``keep``: folders that must stay visible and writable (the kernel's cwd, its
     sockets); they are opened first, so the bind mounts at the end reach them
     even when a tmpfs now covers the path. ``hide``: folders (covered by an
-    empty tmpfs) and files (covered by /dev/null).
+    empty tmpfs) and files (covered by /dev/null). ``ro_keep``: folders the
+    kernel must read (the repository, Python) that the fresh ``/tmp`` would
+    cover when they live under it (a clone in /tmp, as CI may make): they are
+    bound back read-only before ``hide`` is applied, so hidden paths inside them
+    stay hidden.
     """
     q = shlex.quote
     lines = ["set -e"]
     if join:  # a pids cgroup: a fork bomb stops at its limit
         lines.append(f"echo $$ > {q(str(join))}")
-    for i, k in enumerate(keep):
-        lines.append(f"exec {3 + i}<{q(str(k))}")
+    fds = {k: 3 + i for i, k in enumerate([*keep, *ro_keep])}
+    for k, fd in fds.items():
+        lines.append(f"exec {fd}<{q(str(k))}")
     for mp in mount_points():  # the whole system read-only (errors: a mount we cannot see into)
         lines.append(f"mount -o remount,bind,ro {q(mp)} 2>/dev/null || true")
     lines.append("if [ -d /proc/sys ]; then mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys; fi")
     lines.append("if [ -e /proc/sysrq-trigger ]; then mount --bind /dev/null /proc/sysrq-trigger; fi")
+    lines.append(f"mount -t tmpfs -o size={tmp_size},mode=1777 none /tmp")
+    lines.append("if [ -d /dev/shm ]; then mount -t tmpfs -o size=64m,mode=1777 none /dev/shm; fi")
+    for k in ro_keep:  # before the hides: a bind of the original folder would uncover them
+        lines.append(f"mkdir -p {q(str(k))} && mount --no-canonicalize --bind /proc/self/fd/{fds[k]} {q(str(k))} "
+                     f"&& mount -o remount,bind,ro {q(str(k))}")
     for h in hide:
         h = str(h)
         lines.append(f"if [ -d {q(h)} ]; then mount -t tmpfs -o size=64k,mode=755 none {q(h)}; "
                      f"elif [ -e {q(h)} ]; then mount --bind /dev/null {q(h)}; fi")
-    lines.append(f"mount -t tmpfs -o size={tmp_size},mode=1777 none /tmp")
-    lines.append("if [ -d /dev/shm ]; then mount -t tmpfs -o size=64m,mode=1777 none /dev/shm; fi")
-    for i, k in enumerate(keep):
-        k = q(str(k))
-        lines.append(f"mkdir -p {k} && mount --no-canonicalize --bind /proc/self/fd/{3 + i} {k} "
-                     f"&& mount -o remount,bind,rw {k}")
-    lines.append(" ".join(f"exec {3 + i}<&-;" for i in range(len(keep))))
+    for k in keep:
+        lines.append(f"mkdir -p {q(str(k))} && mount --no-canonicalize --bind /proc/self/fd/{fds[k]} {q(str(k))} "
+                     f"&& mount -o remount,bind,rw {q(str(k))}")
+    lines.append(" ".join(f"exec {fd}<&-;" for fd in fds.values()))
     lines.append(f"cd {q(str(keep[-1]))}")
     lines.append("export HOME=/tmp IPYTHONDIR=/tmp/.ipython MPLCONFIGDIR=/tmp/.matplotlib")  # writable, private
+    lines.append("unset NAMES_TXT")  # may name a copy outside the repository; data/names.txt is inside
     lines.append('exec "$@"')
     return "\n".join(lines)
+
+
+def under_tmp(*paths):
+    """The outermost of ``paths`` that lie under /tmp, which the sandbox covers with a fresh tmpfs."""
+    tmp = Path("/tmp").resolve()
+    found = sorted({Path(p).resolve() for p in paths if tmp in Path(p).resolve().parents}, key=lambda p: len(p.parts))
+    outer = []
+    for p in found:
+        if not any(o == p or o in p.parents for o in outer):
+            outer.append(p)
+    return outer
 
 
 def safe_hide(paths, keep=()):
@@ -194,7 +214,8 @@ class SandboxKernelManager(AsyncKernelManager):
             return limit + cmd
         cwd = (self._launch_args or {}).get("cwd") or os.getcwd()
         keep = [self._rundir, Path(cwd).resolve()]
-        script = sandbox_script(keep=keep, hide=safe_hide(self.hide, keep=keep), join=self._pids_cgroup())
+        script = sandbox_script(keep=keep, hide=safe_hide(self.hide, keep=keep), join=self._pids_cgroup(),
+                                ro_keep=under_tmp(ROOT, sys.prefix, sys.base_prefix))
         return (["setpriv", "--pdeathsig", "KILL", "--",
                  "unshare", "-n", "-m", "-p", "-i", "-u", "-f", "--kill-child", "--mount-proc",
                  "--propagation", "private", "--", "sh", "-c", script, "sandbox",
