@@ -967,3 +967,14 @@ def val_loss_below_target(build_model, assignment):
         fail(f"validation loss {loss:.4f} after the grader's fixed run ({RECIPE['steps']} AdamW steps, batch "
              f"{RECIPE['batch_size']}) is above the target {target['threshold']:.3f}: compare your layers with "
              "the lecture's (a Tanh after every BatchNorm1d, FlattenConsecutive(2) at each level)")
+
+
+# ---------------------------------------------------------------- exercise 8: causal convolutions
+# Those checks live in autograder/conv_checks.py (same rules, same helpers). Reloading
+# this module reloads that one too, so a test cell always gets unpatched copies of both.
+import importlib as _importlib  # noqa: E402
+
+from autograder import conv_checks as _conv_checks  # noqa: E402
+
+_conv_checks = _importlib.reload(_conv_checks)
+from autograder.conv_checks import *  # noqa: E402,F401,F403
