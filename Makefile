@@ -59,7 +59,7 @@ train: setup
 	$(PY) -m wavenet.experiment train $(ARGS)
 
 ## sweep: chapter 9's grid with the harness (or your own: ARGS="--grid lr=1e-3,3e-3 --steps 2000 ...")
-SWEEP_ARGS ?= --optimizer adamw --lr 3e-3 --schedule cosine --steps 3000 --batch-size 512 \
+SWEEP_ARGS ?= --optimizer adamw --lr 3e-3 --schedule cosine --steps 2000 --batch-size 512 \
 	--weight-decay 0.1 --threads 1 --grid n_embd=24,48 --grid n_hidden=128,192 --prefix sweep
 sweep: setup
 	$(PY) -m wavenet.experiment sweep $(or $(ARGS),$(SWEEP_ARGS))

@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from data import build_dataset, read_words, split_words
 from wavenet import config
 from wavenet.conv import SeqBatchNorm1d, WaveNet, evaluate_sequences, name_sequences, sequence_loss, trim
-from wavenet.models import VOCAB_SIZE
+from wavenet.models import VOCAB_SIZE, count_params
 from wavenet.nn import Embedding, Flatten, FlattenConsecutive, Linear, Sequential, Tanh
 from wavenet.train import set_training
 
@@ -80,14 +80,14 @@ class Config:
         return self.lr * 0.5 * (1 + math.cos(math.pi * t))
 
     def run_name(self):
+        """``name``, or the model followed by every flag that differs from the defaults."""
         if self.name:
             return self.name
-        default = Config()
-        keep = ("model", "n_embd", "n_hidden", "steps", "seed")
-        parts = [f"{f.name}{getattr(self, f.name)}" for f in fields(self)
-                 if f.name in keep or (getattr(self, f.name) != getattr(default, f.name)
-                                       and f.name not in ("device", "threads", "name", "test", "eval_every"))]
-        return "-".join(parts).replace("model", "")
+        default, skip = Config(), ("model", "device", "threads", "name", "test", "eval_every")
+        always = ("n_embd", "n_hidden", "steps", "seed")
+        parts = [self.model] + [f"{f.name}{getattr(self, f.name)}" for f in fields(self) if f.name not in skip
+                                and (f.name in always or getattr(self, f.name) != getattr(default, f.name))]
+        return "-".join(parts)
 
 
 class Dropout:
@@ -119,7 +119,10 @@ def build_model(cfg):
     (same statistics, one reduction instead of two).
     """
     levels = cfg.levels()
-    act = [Tanh()] + ([Dropout(cfg.dropout)] if cfg.dropout else [])
+
+    def activation():  # Tanh, then Dropout when asked for
+        return [Tanh()] + ([Dropout(cfg.dropout)] if cfg.dropout else [])
+
     if cfg.model == "conv":
         net = WaveNet(VOCAB_SIZE, cfg.n_embd, cfg.n_hidden, tuple(2**i for i in range(levels)))
         if cfg.dropout:  # after every Tanh
@@ -130,16 +133,15 @@ def build_model(cfg):
         layers.append(Flatten())                                           # (B, T*n_embd)
         fan_in = cfg.n_embd * cfg.block_size
         for _ in range(levels):
-            layers += [Linear(fan_in, cfg.n_hidden, bias=False), SeqBatchNorm1d(cfg.n_hidden), *act]  # (B, n_hidden)
-            act = [Tanh()] + ([Dropout(cfg.dropout)] if cfg.dropout else [])
+            layers += [Linear(fan_in, cfg.n_hidden, bias=False),          # (B, n_hidden)
+                       SeqBatchNorm1d(cfg.n_hidden), *activation()]
             fan_in = cfg.n_hidden
     elif cfg.model == "hierarchical":
         fan_in = cfg.n_embd
         for _ in range(levels):
             layers += [FlattenConsecutive(2),                              # (B, T/2, 2*fan_in)
                        Linear(fan_in * 2, cfg.n_hidden, bias=False),       # (B, T/2, n_hidden)
-                       SeqBatchNorm1d(cfg.n_hidden), *act]
-            act = [Tanh()] + ([Dropout(cfg.dropout)] if cfg.dropout else [])
+                       SeqBatchNorm1d(cfg.n_hidden), *activation()]
             fan_in = cfg.n_hidden
     else:
         raise ValueError(f"unknown model {cfg.model!r}, pick one of {MODELS}")
@@ -150,10 +152,6 @@ def build_model(cfg):
     for p in model.parameters():
         p.requires_grad = True
     return model
-
-
-def count_params(model):
-    return sum(p.nelement() for p in model.parameters())
 
 
 def to_device(model, dev):
