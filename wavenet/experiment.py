@@ -387,13 +387,17 @@ def sweep(base, grid, log=print, prefix="sweep", data=None):
     return sorted(records, key=lambda r: r["final"]["val"])
 
 
+CHOICES = {"model": MODELS, "optimizer": ("sgd", "adamw"), "schedule": ("step", "cosine")}
+
+
 def add_config_flags(p):
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
         if f.type is bool:
             p.add_argument(flag, action="store_true", help=f"(default {f.default})")
         else:
-            p.add_argument(flag, type=f.type, default=f.default, help=f"(default {f.default!r})")
+            p.add_argument(flag, type=f.type, default=f.default, choices=CHOICES.get(f.name),
+                           help=f"(default {f.default!r})")
 
 
 def main(argv=None):
@@ -432,6 +436,7 @@ def main(argv=None):
                 recs += load_records(r)
             else:
                 recs.append(load_record(r))
+        recs = list({r["name"]: r for r in reversed(recs)}.values())[::-1]  # each run once, first mention first
         out = args.out or runs_dir() / "plot.png"
         plot(recs, out)
         print(f"wrote {out}")
