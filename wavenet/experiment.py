@@ -436,7 +436,10 @@ def main(argv=None):
                 recs += load_records(r)
             else:
                 recs.append(load_record(r))
-        recs = list({r["name"]: r for r in reversed(recs)}.values())[::-1]  # each run once, first mention first
+        once = {}
+        for r in recs:  # each run once, in the order first named
+            once.setdefault(r["name"], r)
+        recs = list(once.values())
         out = args.out or runs_dir() / "plot.png"
         plot(recs, out)
         print(f"wrote {out}")
