@@ -12,19 +12,16 @@ learner's convolution must reproduce in one pass when it holds the same weights.
 
 Calibrate the validation-loss target (a course maintainer's job)::
 
-    python -m autograder.conv_checks calibrate 08_wavenet_conv
+    python -m autograder calibrate 08_wavenet_conv
 """
-import json
 import math
-import statistics
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
 from autograder.checks import (
-    TARGETS, VOCAB, _close, _gen, _maxdiff, _params, _randn, _run, _set_training, _shape, _tensor, check, fail,
+    VOCAB, _close, _gen, _maxdiff, _params, _randn, _run, _set_training, _shape, _tensor, check, fail, load_target,
 )
 
 __all__ = [
@@ -354,8 +351,6 @@ def train_fast_sequences(WaveNet, seed, recipe=None, data=None, time_limit=TIME_
         torch.set_num_threads(threads)
 
 
-def load_target(assignment):
-    return json.loads((TARGETS / f"{assignment}.json").read_text())
 
 
 @check
@@ -364,7 +359,7 @@ def conv_val_loss_below_target(WaveNet, assignment):
     target = load_target(assignment)
     if target["recipe"] != CONV_RECIPE:
         fail(f"the grader's recipe changed since {assignment} was calibrated: "
-             f"run `python -m autograder.conv_checks calibrate {assignment}` (a course maintainer's job)")
+             f"run `python -m autograder calibrate {assignment}` (a course maintainer's job)")
     loss = train_fast_sequences(WaveNet, GRADING_SEED)
     if not math.isfinite(loss):
         fail(f"validation loss is {loss} after the grader's training run: the model diverged or produced NaN")
@@ -372,54 +367,3 @@ def conv_val_loss_below_target(WaveNet, assignment):
         fail(f"validation loss {loss:.4f} after the grader's fixed run ({CONV_RECIPE['steps']} AdamW steps of "
              f"{CONV_RECIPE['names_per_step']} names) is above the target {target['threshold']:.3f}: compare your "
              "levels with the tree's (a Tanh after every BatchNorm1d, dilations 1, 2, 4)")
-
-
-def calibrate(assignment, seeds=(1, 2, 3, 4, 5), write=True, log=print):
-    """Train the reference ``WaveNet`` once per seed and write the target, with the rule of
-    :mod:`autograder.calibrate` (mean + max(5 std, 0.02), rounded up to 3 decimals)."""
-    from autograder.assignments import graded_cells, read_notebook, source_path
-    from autograder.calibrate import K_STD, MIN_MARGIN
-    from autograder.runner import run_notebook
-    nb = read_notebook(source_path(assignment))  # the solution's cells, tests skipped
-    result = run_notebook(nb, assignment, skip={c.metadata.nbgrader.grade_id for c in graded_cells(nb)})
-    if "WaveNet" not in result["namespace"]:
-        raise RuntimeError(f"the solution of {assignment} defines no WaveNet: {result['errors']}")
-    WaveNet = result["namespace"]["WaveNet"]
-    data = _sequences()
-    losses, times = [], []
-    for seed in seeds:
-        t0 = time.time()
-        losses.append(train_fast_sequences(WaveNet, seed, data=data))
-        times.append(time.time() - t0)
-        log(f"seed {seed}: val loss {losses[-1]:.4f}  ({times[-1]:.1f} s)")
-    mean, std = statistics.fmean(losses), statistics.stdev(losses)
-    threshold = math.ceil((mean + max(K_STD * std, MIN_MARGIN)) * 1000) / 1000
-    grading = train_fast_sequences(WaveNet, GRADING_SEED, data=data)
-    log(f"grading seed {GRADING_SEED}: val loss {grading:.4f}")
-    record = {
-        "assignment": assignment,
-        "command": f"python -m autograder.conv_checks calibrate {assignment}",
-        "recipe": CONV_RECIPE,
-        "seeds": list(seeds),
-        "val_losses": [round(x, 5) for x in losses],
-        "mean": round(mean, 5),
-        "std": round(std, 5),
-        "rule": f"threshold = mean + max({K_STD:g} * std, {MIN_MARGIN:g}), rounded up to 3 decimals",
-        "threshold": threshold,
-        "grading_seed": GRADING_SEED,
-        "grading_seed_val_loss": round(grading, 5),
-        "seconds_per_run": round(statistics.fmean(times), 1),
-        "torch": torch.__version__,
-    }
-    if write:
-        path = TARGETS / f"{assignment}.json"
-        path.write_text(json.dumps(record, indent=2) + "\n")
-        log(f"wrote {path}")
-    return record
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "calibrate":
-        sys.exit("usage: python -m autograder.conv_checks calibrate ASSIGNMENT")
-    rec = calibrate(sys.argv[2])
-    print(f"threshold {rec['threshold']} (mean {rec['mean']}, std {rec['std']})")
