@@ -304,27 +304,8 @@ def train_sequences(model, X, Y, recipe, log=print):
     Returns:
         float tensor ``(steps,)`` of per-step training losses.
     """
-    from wavenet.train import set_training
-    import time
-    params = model.parameters()
-    set_training(model, True)
-    dev = params[0].device
-    losses = torch.empty(recipe.steps, device=dev)
-    t0 = time.time()
-    for i in range(recipe.steps):
-        ix = torch.randint(0, X.shape[0], (recipe.batch_size,))
-        xb, yb = trim(X[ix], Y[ix])                        # (B, T_batch): T_batch = longest name + 1
-        loss = sequence_loss(model, xb.to(dev), yb.to(dev))
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            torch._foreach_add_(params, [p.grad for p in params], alpha=-recipe.lr_at(i))
-            losses[i] = loss
-        if log and (i % recipe.log_every == 0 or i == recipe.steps - 1):
-            log(f"{i:7d}/{recipe.steps:7d}: loss {loss.item():.4f}  ({time.time() - t0:.0f}s)")
-    set_training(model, False)
-    return losses.cpu()
+    from wavenet.train import train
+    return train(model, X, Y, recipe, log=log, loss_fn=lambda m, xb, yb: sequence_loss(m, *trim(xb, yb)))
 
 
 @torch.no_grad()

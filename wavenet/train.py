@@ -22,7 +22,7 @@ def set_training(model, training):
             set_training(layer, training)
 
 
-def train(model, X, Y, recipe, log=print):
+def train(model, X, Y, recipe, log=print, loss_fn=None):
     """Run ``recipe.steps`` steps of minibatch SGD on ``model`` in place.
 
     Args:
@@ -30,6 +30,9 @@ def train(model, X, Y, recipe, log=print):
         X, Y: the training split, ``(N, T)`` and ``(N,)``.
         recipe: a :class:`wavenet.config.Recipe`.
         log: called with a progress line every ``recipe.log_every`` steps.
+        loss_fn: ``loss_fn(model, xb, yb)`` -> scalar loss of one batch; default
+            cross-entropy of ``model(xb)`` against ``yb`` (chapter 8 passes the
+            loss over whole names).
 
     Returns:
         float tensor ``(steps,)`` of per-step training losses (for plotting).
@@ -42,7 +45,7 @@ def train(model, X, Y, recipe, log=print):
     for i in range(recipe.steps):
         ix = torch.randint(0, X.shape[0], (recipe.batch_size,))  # drawn on CPU, as in the lecture
         xb, yb = X[ix].to(dev), Y[ix].to(dev)                     # (B, T), (B,)
-        loss = F.cross_entropy(model(xb), yb)
+        loss = loss_fn(model, xb, yb) if loss_fn else F.cross_entropy(model(xb), yb)
         for p in params:
             p.grad = None
         loss.backward()
