@@ -1,14 +1,18 @@
-"""``python -m autograder``: grade, validate, release, calibrate, list.
+"""``python -m autograder``: grade, grade-all, grade-submission, validate, release, calibrate, list.
 
 Exit status: 0 when the command did its job (``grade`` exits 0 whatever the
-score), 1 when ``validate`` finds failing tests or nbgrader itself fails, 2 on
-input that cannot be graded (unknown assignment, missing file, not a notebook).
+score), 1 when ``validate`` finds problems or nbgrader itself fails, 2 on
+input that cannot be graded (unknown assignment, missing file, not a
+notebook, no sandbox without ``--unsafe``), with a one-line reason on stderr.
 """
 import argparse
 import json
+import os
 import sys
 
 from autograder.assignments import GradingError
+
+GiB = 1024 ** 3
 
 
 def _table(result):
@@ -22,47 +26,55 @@ def _table(result):
     return "\n".join(lines)
 
 
+def _memory(text):
+    """``4G``, ``512M`` or a number of bytes."""
+    text = str(text).strip().upper()
+    for suffix, mult in (("G", GiB), ("M", 2 ** 20), ("K", 2 ** 10)):
+        if text.endswith(suffix):
+            return int(float(text[:-1]) * mult)
+    return int(text)
+
+
+def _limit_args(p):
+    from autograder.limits import Limits
+    d = Limits()
+    p.add_argument("--cell-timeout", type=int, default=d.cell_timeout, help=f"seconds one cell may run (default {d.cell_timeout})")
+    p.add_argument("--notebook-timeout", type=int, default=d.notebook_timeout,
+                   help=f"seconds all cells may run (default {d.notebook_timeout})")
+    p.add_argument("--memory", type=_memory, default=d.memory, help="memory of a whole submission, e.g. 4G (default 4G)")
+    p.add_argument("--processes", type=int, default=d.processes, help=f"processes at once (default {d.processes})")
+    p.add_argument("--cpu-seconds", type=int, default=d.cpu_seconds, help=f"CPU time in all (default {d.cpu_seconds})")
+    p.add_argument("--disk", type=_memory, default=d.disk, help="bytes a submission may write (default 256M)")
+    p.add_argument("--max-output", type=int, default=d.max_output_bytes, help="bytes of output per cell (default 1e6)")
+    p.add_argument("--unsafe", action="store_true",
+                   help="grade without a sandbox where none is possible (only for notebooks you trust)")
+
+
+def _limits(args):
+    from autograder.limits import Limits
+    return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory=int(args.memory),
+                  processes=args.processes, cpu_seconds=args.cpu_seconds, disk=int(args.disk),
+                  max_output_bytes=args.max_output)
+
+
 def cmd_grade(args):
     from autograder.assignments import read_notebook, source_path
     source_path(args.assignment)  # reject bad input before loading nbgrader (seconds)
     read_notebook(args.notebook)
     from autograder.grade import grade_notebook
     result = grade_notebook(args.assignment, args.notebook, keep=args.keep, feedback=args.feedback,
-                            timeout=args.timeout)
+                            limits=_limits(args), unsafe=args.unsafe).to_json()
     print(json.dumps(result) if args.json else _table(result))
     return 0
 
 
 def cmd_validate(args):
-    """nbgrader's Validator: run the notebook, report the test cells that fail."""
-    from pathlib import Path
-
-    from nbgrader.validator import Validator
-    from traitlets.config import Config
-
-    from autograder.assignments import KERNEL_ARGS, ensure_tools_on_path, read_notebook
-
+    from autograder.assignments import read_notebook
+    from wavenet.checks.validate import report, validate
     read_notebook(args.notebook)  # a clear error for a missing file or a non-notebook
-    ensure_tools_on_path()
-    c = Config()
-    c.Execute.timeout = args.timeout
-    c.Execute.extra_arguments = KERNEL_ARGS
-    results = Validator(config=c).validate(str(Path(args.notebook).resolve()))
-    problems = 0
-    for key, title in (("type_changed", "a cell's type was changed"),
-                       ("changed", "a read-only or test cell was edited (the grader restores it)"),
-                       ("failed", "test failed")):
-        for cell in results.get(key, []):
-            problems += 1
-            first = cell["source"].splitlines()[0] if cell["source"] else ""
-            print(f"{title}: {first}")
-            if cell.get("raw_error"):
-                print("    " + cell["raw_error"].strip().splitlines()[-1])
-    if problems:
-        print(f"{problems} problem(s): if you submit now you will not get full marks")
-        return 1
-    print("Success: every visible test passes (hidden tests run when graded)")
-    return 0
+    problems = validate(args.notebook, timeout=args.timeout)
+    print(report(problems))
+    return 1 if problems else 0
 
 
 def cmd_release(args):
@@ -86,20 +98,72 @@ def cmd_list(args):
     return 0
 
 
+def cmd_grade_submission(args):
+    from autograder.batch import save
+    from autograder.submission import grade_submission
+    rec = grade_submission(args.assignment, args.notebook, student=args.student, feedback=args.feedback,
+                           limits=_limits(args), unsafe=args.unsafe)
+    if args.out:
+        save(args.out, rec)
+    else:
+        print(json.dumps(rec.to_json(), indent=1))
+    return 0
+
+
+def cmd_grade_all(args):
+    from pathlib import Path
+
+    from autograder.batch import grade_all
+    records = grade_all(args.assignment, args.folder, out=args.out, workers=args.workers, force=args.force,
+                        limits=_limits(args), students=args.student, unsafe=args.unsafe,
+                        quiet=args.json and not sys.stderr.isatty())
+    if args.json:
+        print(json.dumps([{k: getattr(r, k) for k in ("student", "status", "score", "max_score", "reason")}
+                          for r in records], indent=1))
+    else:
+        out = Path(args.out or Path("grades") / args.assignment)
+        graded = sum(r.status == "graded" for r in records)
+        print(f"{graded} graded, {len(records) - graded} not graded (see the reasons); "
+              f"{out / 'grades.csv'}, feedback in {out / 'feedback'}")
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("grade", help="grade one notebook with nbgrader autograde")
+    g = sub.add_parser("grade", help="grade one notebook, sandboxed (nbgrader autograde, judged by the grader)")
     g.add_argument("assignment", help="e.g. 01_layers (a folder of solutions/)")
     g.add_argument("notebook", help="the submitted .ipynb")
     g.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    g.add_argument("--feedback", metavar="HTML", help="also write nbgrader's feedback (hidden tests removed)")
+    g.add_argument("--feedback", metavar="HTML", help="also write the feedback page (hidden tests removed)")
     g.add_argument("--keep", action="store_true", help="keep the scratch course directory")
-    g.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    _limit_args(g)
     g.set_defaults(fn=cmd_grade)
 
-    v = sub.add_parser("validate", help="run a notebook's visible tests (nbgrader Validator)")
+    a = sub.add_parser("grade-all", help="grade every submission in a folder, in parallel, sandboxed")
+    a.add_argument("assignment")
+    a.add_argument("folder", help="DIR/<student>.ipynb, or nbgrader's DIR/submitted/<student>/<assignment>/")
+    a.add_argument("--out", help="where results, feedback, grades.csv and the gradebook go "
+                                 "(default grades/<assignment>)")
+    a.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)),
+                   help="parallel gradings (default: one per core)")
+    a.add_argument("--json", action="store_true", help="print the results as a JSON list")
+    a.add_argument("--force", action="store_true", help="regrade students who already have a result")
+    a.add_argument("--student", action="append", metavar="STUDENT", help="grade only these students")
+    _limit_args(a)
+    a.set_defaults(fn=cmd_grade_all)
+
+    s = sub.add_parser("grade-submission", help="grade one submission into one JSON record (what grade-all runs)")
+    s.add_argument("assignment")
+    s.add_argument("notebook")
+    s.add_argument("--student", help="default: the file name up to its first dot")
+    s.add_argument("--out", metavar="JSON", help="write the record here (default: print it)")
+    s.add_argument("--feedback", metavar="HTML", help="write the student's feedback here")
+    _limit_args(s)
+    s.set_defaults(fn=cmd_grade_submission)
+
+    v = sub.add_parser("validate", help="a learner's check before submitting: run every cell, report problems")
     v.add_argument("notebook")
     v.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
     v.set_defaults(fn=cmd_validate)
@@ -114,9 +178,6 @@ def main(argv=None):
     c.set_defaults(fn=cmd_calibrate)
 
     sub.add_parser("list", help="list the assignments").set_defaults(fn=cmd_list)
-
-    from autograder.batch import add_parsers  # grade-all, grade-submission: a whole class, sandboxed
-    add_parsers(sub)
 
     args = p.parse_args(argv)
     try:

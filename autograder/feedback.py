@@ -1,21 +1,71 @@
-"""An nbgrader preprocessor that keeps test internals out of the feedback HTML.
+"""Feedback that carries only what the grader decided.
 
-nbgrader's ``generate_feedback`` renders the autograded notebook, whose test
-cells hold the hidden tests again (autograde restores them). The feedback
-converter here runs nbgrader's ``ClearHiddenTests`` and then this, which cuts
-every error in a test cell down to one line, ``ename: evalue``: a full
-traceback quotes the cell's source lines, hidden ones included.
+nbgrader's ``generate_feedback`` renders the autograded notebook. Before it
+does, :class:`VerdictOnly` rewrites it:
+
+- every test cell shows its visible source (nbgrader's ``ClearHiddenTests``
+  removes the hidden part) and, as its only output, the grader's verdict;
+- the learner's own cells keep their text output, capped at
+  :data:`CAP` characters a cell, but only cells that ran *before* the first
+  hidden test reached the kernel; later cells' outputs are dropped, so no
+  output can quote hidden test code, in any encoding;
+- rich outputs (HTML, JavaScript, SVG, Markdown, images) are dropped, and the
+  page is rendered with nbconvert's ``sanitize_html``, so a notebook cannot put
+  a script into the page a teacher opens.
+
+The kernel's environment never reaches the page: the kernel started with a
+cleared environment, and its input history is only ever what it printed.
 """
+from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+CAP = 2000  # characters of text output kept per learner cell
+DROPPED = "[outputs of cells after the first hidden test are not shown in the feedback]\n"
 
-class OneLineTestErrors(NbGraderPreprocessor):
-    """Replace tracebacks in graded test cells by their last line."""
 
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and utils.is_grade(cell):
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error":
-                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
-        return cell, resources
+def _text(out):
+    if out.get("output_type") == "stream":
+        return str(out.get("text", ""))
+    if out.get("output_type") in ("execute_result", "display_data"):
+        data = out.get("data", {})
+        return str(data.get("text/plain", "")) + "\n" if isinstance(data, dict) and "text/plain" in data else ""
+    if out.get("output_type") == "error":
+        return f"{str(out.get('ename', 'Error'))[:60]}: {str(out.get('evalue', ''))[:300]}\n"
+    return ""
+
+
+class VerdictOnly(NbGraderPreprocessor):
+    """Test cells show the grader's verdict alone; learner outputs are capped, and cut after hidden tests."""
+
+    def preprocess(self, nb, resources):
+        meta = nb.metadata.get("autograder", {})
+        tests = meta.get("tests", {})
+        hidden_from = meta.get("first_hidden", 0)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if utils.is_grade(cell) and not utils.is_solution(cell):
+                t = tests.get(cell.metadata.nbgrader.grade_id, {"passed": False, "message": "not judged"})
+                cell.outputs = [] if t["passed"] else [
+                    new_output("error", ename="CheckFailed", evalue=t["message"],
+                               traceback=[f"CheckFailed: {t['message']}"])]
+            elif i >= hidden_from:
+                cell.outputs = [new_output("stream", name="stdout", text=DROPPED)] if cell.outputs else []
+            else:
+                text = "".join(_text(o) for o in cell.outputs)
+                if len(text) > CAP:
+                    text = text[:CAP] + f"\n[... {len(text) - CAP} more characters not shown]\n"
+                cell.outputs = [new_output("stream", name="stdout", text=text)] if text else []
+        nb.metadata.pop("autograder", None)
+        return nb, resources
+
+
+def configure(c):
+    """Feedback preprocessors for a scratch course: hidden tests out, verdicts only, sanitized HTML."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, VerdictOnly, CSSHTMLHeaderPreprocessor]
+    c.HTMLExporter.sanitize_html = True
+    return c

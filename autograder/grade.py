@@ -1,18 +1,27 @@
-"""Grade one notebook with the real nbgrader pipeline, in its own scratch course.
+"""Grade one notebook with the real nbgrader pipeline, in a scratch course of its own.
 
-:func:`grade_notebook` is the unit of work: one submission in, one result dict
-out, nothing shared with other calls but the read-only ``solutions/``. Each
-call builds a course directory of its own under ``.nbgrader_work/``::
+:func:`grade_notebook` is the unit of work: one notebook in, one
+:class:`autograder.records.Graded` out. Each call makes a private folder
+(mode 0700, never mounted into a kernel)::
 
-    <tmp>/source/<assignment>/<assignment>.ipynb            the solution (with hidden tests)
-    <tmp>/submitted/learner/<assignment>/<assignment>.ipynb the submission
-    <tmp>/gradebook.db                                      its own gradebook
+    <tmp>/source/<a>/<a>.ipynb                 the solution (hidden tests included)
+    <tmp>/submitted/learner/<a>/<a>.ipynb      the submission
+    <tmp>/gradebook.db                         nbgrader's gradebook
+    <tmp>/grader-input/                        the kernel's input: seed, training data (read-only at /grader)
+    <tmp>/course/                              the course code the kernel may import (read-only at /course)
+    <tmp>/run/                                 the kernel's socket folder
 
-then runs ``generate_assignment`` (fills the gradebook with the test cells,
-hidden tests included) and ``autograde`` (restores the test and read-only
-cells from the gradebook, executes the notebook in a fresh kernel with
-``NBGRADER_EXECUTION=autograde``), and reads the scores from the gradebook and
-the messages from the autograded notebook. The folder is removed afterwards.
+then runs nbgrader's ``generate_assignment`` (the gradebook learns the test
+cells) and ``autograde``, whose pipeline here is::
+
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata   (nbgrader: sanitize)
+    SandboxedExecute      run every cell in the sandboxed kernel, under the limits  (autograder.execute)
+    LimitOutput           nbgrader: cap outputs
+    Judge                 decide every test cell from its probe data, in this process  (autograder.judge)
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata   (nbgrader: the gradebook)
+
+and reads the scores from the gradebook and the messages from the autograded
+notebook. ``generate_feedback`` renders the feedback (autograder.feedback).
 """
 import shutil
 import tempfile
@@ -22,42 +31,53 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.assignments import (WORK, GradingError, ensure_tools_on_path, graded_cells, nbgrader_config, nbgrader_meta,
-                                    read_notebook, source_path)
+from autograder import course_view, kernel_input
+from autograder.assignments import (WORK, GradingError, ensure_tools_on_path, graded_cells, nbgrader_config,
+                                    nbgrader_meta, read_notebook, source_path)
+from autograder.limits import Limits
+from autograder.records import Graded, TestResult
+from autograder.safe_io import read_bytes, read_text
 
 STUDENT = "learner"
-CELL_TIMEOUT = 300  # seconds per cell; the val-loss test trains for about 15-25 s
 
 
-def _config(root, timeout):
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+def tests_called(assignment):
+    """The tests the assignment's test cells run (their ``check("name", ...)`` calls)."""
+    from autograder.judge import test_call
+    calls = [test_call(c.source) for c in graded_cells(read_notebook(source_path(assignment)))]
+    return [c[0] for c in calls if c]
 
-    from autograder.feedback import OneLineTestErrors
+
+def _config(root, assignment, limits, seed, unsafe):
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute, LimitOutput
+
+    from autograder import feedback
+    from autograder.execute import SandboxedExecute
+    from autograder.judge import Judge
 
     c = nbgrader_config(root)
-    c.Execute.timeout = timeout
-    # feedback: no hidden test source, no tracebacks of test cells
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, OneLineTestErrors, CSSHTMLHeaderPreprocessor]
+    c.Execute.timeout = limits.cell_timeout
+    c.SandboxedExecute.notebook_timeout = limits.notebook_timeout
+    c.SandboxedExecute.max_output_bytes = limits.max_output_bytes
+    c.SandboxedExecute.cpu_seconds = limits.cpu_seconds
+    c.LimitOutput.max_lines = 1000
+    c.LimitOutput.max_traceback = 100
+    km = c.SandboxKernelManager
+    km.course = str(root / "course")
+    km.grader_input = str(root / "grader-input")
+    km.runtime = str(root / "run")
+    km.unsafe = bool(unsafe)
+    km.limit_values = {k: getattr(limits, k) for k in limits.__dataclass_fields__}
+    c.Judge.seed = seed
+    c.Judge.assignment = assignment
+    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    assert Execute in steps and LimitOutput in steps, "nbgrader's autograde pipeline changed"
+    i = steps.index(LimitOutput)
+    steps = [SandboxedExecute if s is Execute else s for s in steps[:i + 1]] + [Judge] + steps[i + 1:]
+    c.Autograde.autograde_preprocessors = steps
+    feedback.configure(c)
     return c
-
-
-def _message(cell):
-    """One line saying why a test cell failed ('' if it has no error output)."""
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
-            if ename == "CheckFailed":
-                return evalue
-            if ename == "NameError":
-                return (f"NameError: {evalue} (the cell that defines it did not run, "
-                        "or raised an error)")
-            if ename == "CellTimeoutError":
-                return "the test timed out"
-            return f"{ename}: {evalue}"
-        if out.get("output_type") == "stream" and out.get("name") == "stderr":
-            return f"the test cell wrote to stderr: {out.get('text', '').strip()[:200]}"
-    return ""
 
 
 def _run(api_call, what, root):
@@ -67,57 +87,85 @@ def _run(api_call, what, root):
     return result
 
 
-def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None, timeout=CELL_TIMEOUT,
-                   limits=None):
-    """Grade ``notebook`` as a submission of ``assignment`` with nbgrader.
+def _notes(nb, limits):
+    """What the run hit (limits, a dead kernel), from the grader's own events, in a student's words."""
+    meta = nb.metadata.get("autograder", {})
+    labels = {i: nbgrader_meta(c).get("grade_id") or f"cell {i + 1}" for i, c in enumerate(nb.cells)}
+    notes, not_run = [], []
+    for i, kind, text in meta.get("events", []):
+        if kind == "not run":
+            not_run.append(text)
+        elif kind == "kernel died" and meta.get("oom"):
+            notes.append(f"{labels.get(i)}: ran out of memory (the limit is {limits.memory / 2**30:g} GB for the "
+                         "whole submission)")
+        elif kind == "output cut":
+            notes.append(f"{labels.get(i)}: printed too much; the output was cut")
+        else:
+            notes.append(f"{labels.get(i)}: {text}")
+    if not_run:
+        notes.append(f"{len(not_run)} later cell(s) were not run: {not_run[0]}")
+    return list(dict.fromkeys(notes))
+
+
+def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None, limits=None, seed=None,
+                   unsafe=False, course=None, data=None):
+    """Grade ``notebook`` as a submission of ``assignment``.
 
     Args:
         assignment: name of a folder in ``solutions/``.
-        notebook: path of the submitted ``.ipynb`` (any file name).
-        workdir: where to make the scratch course directory (default ``.nbgrader_work/``).
-        keep: leave the scratch directory in place (its path is in the result).
-        feedback: if given, write nbgrader's HTML feedback there (hidden tests removed).
-        timeout: seconds each cell may run.
-        limits: an :class:`autograder.sandbox.Limits` (overrides ``timeout``): run the kernel
-            sandboxed, with a time budget for the whole notebook, memory and output caps.
-
-    Returns:
-        ``{"assignment", "notebook", "score", "max_score", "tests": [{"id",
-        "points", "max_points", "passed", "message"}], "seconds"}``.
+        notebook: path of the ``.ipynb`` (any file name), or its bytes with ``data``.
+        workdir: where to make the scratch course (default ``.nbgrader_work/``).
+        keep: leave the scratch course in place (its path is printed in ``notes``).
+        feedback: if given, write the HTML feedback there.
+        limits: a :class:`autograder.limits.Limits`.
+        seed: the probes' seed; default: :func:`autograder.kernel_input.seed` of the notebook's bytes.
+        unsafe: run the kernel without the sandbox (a trusted notebook on a machine that has none).
+        course: a course view to reuse (:func:`autograder.course_view.build`), else one is built.
+        data: the notebook's bytes, when ``notebook`` is only its name.
 
     Raises:
-        GradingError: unknown assignment, missing file, or not a notebook.
+        GradingError: unknown assignment, missing file, not a notebook, or no sandbox without ``unsafe``.
         RuntimeError: nbgrader itself failed.
     """
+    from autograder.sandbox import mode
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
-    ensure_tools_on_path()
+    src = source_path(assignment)
+    if not unsafe and mode()[0] is None:
+        raise GradingError(f"no sandbox on this machine ({mode()[1]}); grading untrusted work without one lets it "
+                           "read and change anything you can: pass --unsafe only for notebooks you trust")
+    from autograder.gradebook import fast_gradebooks
 
+    ensure_tools_on_path()
+    fast_gradebooks()
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter from nbgrader's gradebook
     t0 = time.time()
-    src = source_path(assignment)
-    submission = read_notebook(notebook)
+    limits = limits or Limits()
+    raw = data if data is not None else read_bytes(notebook)
+    submission = read_notebook(notebook) if data is None else nbformat.reads(raw.decode("utf-8"), as_version=4)
+    seed = kernel_input.seed(assignment, raw) if seed is None else seed
     base = Path(workdir or WORK)
     base.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=f"{assignment}-", dir=base))
+    root = Path(tempfile.mkdtemp(prefix=f"{assignment}-", dir=base))  # mode 0700
     try:
         (root / "source" / assignment).mkdir(parents=True)
         shutil.copy(src, root / "source" / assignment / f"{assignment}.ipynb")
         sub_dir = root / "submitted" / STUDENT / assignment
         sub_dir.mkdir(parents=True)
         nbformat.write(submission, str(sub_dir / f"{assignment}.ipynb"))
-
-        config = _config(root, timeout)
-        if limits is not None:  # sandboxed kernel, notebook time budget, memory and output caps (autograder/sandbox.py)
-            from autograder.sandbox import configure
-            configure(config, limits, root)
-        api = NbGraderAPI(config=config)
+        kernel_input.write(root / "grader-input", seed, assignment, tests_called(assignment))
+        if course is None:
+            course_view.build(assignment, root / "course")
+        else:
+            shutil.copytree(course, root / "course")
+        api = NbGraderAPI(config=_config(root, assignment, limits, seed, unsafe))
         _run(lambda: api.generate_assignment(assignment, force=True, create=True), "generate_assignment", root)
         _run(lambda: api.autograde(assignment, STUDENT, force=True, create=True), "autograde", root)
 
-        graded = nbformat.read(str(root / "autograded" / STUDENT / assignment / f"{assignment}.ipynb"), as_version=4)
-        messages = {nbgrader_meta(c).get("grade_id"): _message(c) for c in graded.cells}
+        graded = nbformat.reads(read_text(root / "autograded" / STUDENT / assignment / f"{assignment}.ipynb"),
+                                as_version=4)
+        verdicts = graded.metadata.get("autograder", {}).get("tests", {})
         with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
             sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
             grades = {g.name: (float(g.score or 0.0), float(g.max_score)) for g in sub.grades}
@@ -125,23 +173,21 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
         for cell in graded_cells(read_notebook(src)):  # the solution's order
             tid = cell.metadata.nbgrader.grade_id
             score, max_score = grades[tid]
-            msg = messages.get(tid, "")
-            if score < max_score and not msg:
-                msg = "the test cell was missing from the submission" if tid not in messages else "no credit"
-            tests.append({"id": tid, "points": score, "max_points": max_score,
-                          "passed": score >= max_score, "message": "" if score >= max_score else msg})
-        result = {"assignment": assignment, "notebook": str(notebook),
-                  "score": sum(t["points"] for t in tests), "max_score": sum(t["max_points"] for t in tests),
-                  "tests": tests}
+            v = verdicts.get(tid, {"passed": False, "message": "the test cell did not run"})
+            passed = bool(v["passed"]) and score >= max_score
+            tests.append(TestResult(tid, score, max_score, passed, "" if passed else v["message"]))
+        result = Graded(assignment, str(notebook), sum(t.points for t in tests), sum(t.max_points for t in tests),
+                        tests, notes=_notes(graded, limits), sandboxed=not unsafe)
         if feedback:
             _run(lambda: api.generate_feedback(assignment, STUDENT, force=True), "generate_feedback", root)
-            html = root / "feedback" / STUDENT / assignment / f"{assignment}.html"
+            html = read_bytes(root / "feedback" / STUDENT / assignment / f"{assignment}.html")
+            from autograder.safe_io import write_bytes
             Path(feedback).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(html, feedback)
-            result["feedback"] = str(feedback)
+            write_bytes(feedback, html)
+            result.feedback = str(feedback)
         if keep:
-            result["workdir"] = str(root)
-        result["seconds"] = round(time.time() - t0, 1)
+            result.notes.append(f"scratch course kept in {root}")
+        result.seconds = round(time.time() - t0, 1)
         return result
     finally:
         if not keep:

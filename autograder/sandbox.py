@@ -1,372 +1,269 @@
-"""Run a submission's kernel in a sandbox, with limits on time, memory and output.
+"""Run a submission's kernel in bubblewrap, the sandbox Flatpak uses.
 
-A submission is code from a stranger, executed while the grader holds the
-solutions, the gradebook and every other student's work. Its kernel is started
-through :class:`SandboxKernelManager`, which wraps the kernel command in
-(Linux, run as root; nothing to install)::
+The kernel sees an allowlist and nothing else::
 
-    setpriv --pdeathsig KILL                   the kernel dies with its grader
-    unshare -n -m -p -i -u -f --kill-child     no network, own mounts, own pids
-      sh -c <mounts>                           read-only system, hidden paths
-        setpriv --bounding-set=-all ...        no capabilities left: cannot undo the mounts
-          prlimit --as=<memory> ...            an address-space (memory) limit
-            python -m ipykernel_launcher ...
+    /usr, /lib*, /bin, /etc/ld.so.cache   the system's programs and libraries, read-only
+    <python> and <.venv>                  the interpreter and the installed packages, read-only
+    /course                               the course code this exercise may import, read-only
+                                          (autograder/course_view.py; never the exercise's answers)
+    /grader                               the grader's input for this run: the seed, the training
+                                          split without validation labels, read-only
+    <rundir>                              the kernel's sockets (locked once the kernel is up)
+    /learner                              a fresh, empty tmpfs of ``limits.disk`` bytes: the only
+                                          writable place, its home, its working folder and its TMPDIR
 
-Inside, every mount is read-only; ``/tmp`` and ``/dev/shm`` are small empty
-tmpfs; the paths in ``hide`` (``solutions/``, the scratch course with its
-``source/`` and ``gradebook.db``, other students' folders, the batch's input
-and output) are covered by empty tmpfs; only the kernel's own working folder
-and its socket folder are writable. A pid namespace means the kernel can
-neither see nor signal any process of the machine, and killing it kills all
-it started. The kernel talks to the grader over unix sockets (``ipc``
-transport), which cross the network namespace.
+It runs as an unprivileged user (as root: ``nobody``, through ``setpriv``,
+with no capabilities and ``no_new_privs``; without root: the grader's own
+user inside a user namespace), with a cleared environment and a short
+allowlist of variables, no network, its own pid, ipc and uts namespaces,
+and it dies with the grader (``--die-with-parent``). Every process of the
+submission sits in one cgroup (:mod:`autograder.limits`).
 
-:class:`LimitedExecute` replaces nbgrader's ``Execute`` preprocessor: each cell
-gets ``min(cell timeout, what is left of the notebook's budget)``; once the
-budget is spent, or the kernel has died (``os._exit``, a crash, memory) or
-stopped answering, the remaining cells are not run and get an error output
-saying why, so the tests that passed before still count. Output beyond
-``max_output_bytes`` per cell is dropped.
+The kernel talks to the grader over unix sockets in ``<rundir>``. As root the
+grader takes that folder back once the kernel is up, so the kernel cannot
+swap a socket for a link; the grader's sockets never reconnect either way.
 
-When the sandbox is not available (not root, no ``unshare``), grading still
-works without it and :func:`available` says why; callers warn.
+:func:`mode` says whether kernels can be sandboxed here, and how. Where they
+cannot, grading refuses untrusted work unless ``--unsafe`` is given.
 """
 import functools
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat.v4 import new_output
-from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
+from traitlets import Bool, Dict, Instance, Unicode
 
-from autograder.assignments import ROOT, SOLUTIONS, WORK
+from autograder.limits import Cgroup, Limits
 
-GiB = 1024 ** 3
-RUNTIME = Path(tempfile.gettempdir()) / "autograder-kernels"  # one socket folder per kernel in here
+NOBODY = 65534
+WORK = "/learner"  # the kernel's home and working folder inside the sandbox
+ENV_ALLOW = ("LANG", "LC_ALL", "TZ")  # what the kernel may inherit from the grader (nothing secret)
 
 
-@dataclass
-class Limits:
-    """What one submission may use.
-
-    Args:
-        cell_timeout: seconds one cell may run before it is interrupted.
-        notebook_timeout: seconds all cells together may run (kernel start not counted).
-        memory: bytes of address space for the kernel (``prlimit --as``).
-        max_output_bytes: text a cell may print; the rest is dropped.
-        sandbox: run the kernel in the sandbox (if :func:`available`).
-        hide: more paths to hide from the kernel (e.g. the batch's input and output).
-    """
-    cell_timeout: int = 300
-    notebook_timeout: int = 900
-    memory: int = 4 * GiB
-    max_output_bytes: int = 1_000_000
-    sandbox: bool = True
-    hide: list = field(default_factory=list)
+def _bwrap():
+    return shutil.which("bwrap")
 
 
 @functools.lru_cache(maxsize=1)
-def available():
-    """``(True, "")`` if kernels can be sandboxed here, else ``(False, why not)``."""
-    if os.name != "posix" or not hasattr(os, "geteuid"):
-        return False, "not a Linux system"
-    if os.geteuid() != 0:
-        return False, "not running as root (unshare and mount need it)"
-    missing = [t for t in ("unshare", "setpriv", "prlimit", "mount", "sh") if shutil.which(t) is None]
-    if missing:
-        return False, f"missing tools: {', '.join(missing)}"
+def mode():
+    """``("root" | "user" | None, why)``: how kernels are sandboxed here, or why they cannot be."""
+    if sys.platform != "linux":
+        return None, f"bubblewrap needs Linux, not {sys.platform}"
+    if _bwrap() is None:
+        return None, "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    kind = "root" if os.geteuid() == 0 else "user"
+    cmd = [_bwrap(), *_namespaces(kind), "--ro-bind", "/", "/", "--proc", "/proc", "--", "true"]
+    if kind == "root":
+        cmd = cmd[:-2] + ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"]
     try:
-        r = subprocess.run(["unshare", "-n", "-m", "-p", "-f", "--mount-proc", "--propagation", "private", "--",
-                            "sh", "-c", "mount -t tmpfs none /mnt && mount -o remount,bind,ro / && echo ok"],
-                           capture_output=True, text=True, timeout=30)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return False, f"unshare failed: {e}"
-    if r.stdout.strip() != "ok":
-        return False, f"unshare/mount failed: {(r.stderr or r.stdout).strip()[:200]}"
-    return True, ""
+        return None, f"bubblewrap did not start: {e}"
+    if r.returncode != 0:
+        return None, f"bubblewrap cannot make a sandbox here: {(r.stderr or r.stdout).strip()[:200]}"
+    return kind, ""
 
 
-def _unescape(path):
-    # /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo
-    return path.encode().decode("unicode_escape") if "\\" in path else path
+def _namespaces(kind):
+    # no --new-session: the grader interrupts a cell with SIGINT to the kernel's process group (and the
+    # kernel has no terminal to push keystrokes into)
+    ns = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+          "--die-with-parent"]
+    if kind == "user":
+        ns += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    return ns
 
 
-def mount_points():
-    """Every mount point of this mount namespace except ``/proc`` (remounted fresh inside)."""
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mp = _unescape(line.split()[4])
-            if mp == "/proc" or mp.startswith("/proc/"):
-                continue
-            if mp not in points:
-                points.append(mp)
-    return points
-
-
-def sandbox_script(keep, hide, tmp_size="256m", join=None, ro_keep=()):
-    """The ``sh -c`` script run in the new namespaces before the kernel starts.
-
-    ``keep``: folders that must stay visible and writable (the kernel's cwd, its
-    sockets); they are opened first, so the bind mounts at the end reach them
-    even when a tmpfs now covers the path. ``hide``: folders (covered by an
-    empty tmpfs) and files (covered by /dev/null). ``ro_keep``: folders the
-    kernel must read (the repository, Python) that the fresh ``/tmp`` would
-    cover when they live under it (a clone in /tmp, as CI may make): they are
-    bound back read-only before ``hide`` is applied, so hidden paths inside them
-    stay hidden.
-    """
-    q = shlex.quote
-    lines = ["set -e"]
-    if join:  # a pids cgroup: a fork bomb stops at its limit
-        lines.append(f"echo $$ > {q(str(join))}")
-    fds = {k: 3 + i for i, k in enumerate([*keep, *ro_keep])}
-    for k, fd in fds.items():
-        lines.append(f"exec {fd}<{q(str(k))}")
-    for mp in mount_points():  # the whole system read-only (errors: a mount we cannot see into)
-        lines.append(f"mount -o remount,bind,ro {q(mp)} 2>/dev/null || true")
-    lines.append("if [ -d /proc/sys ]; then mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys; fi")
-    lines.append("if [ -e /proc/sysrq-trigger ]; then mount --bind /dev/null /proc/sysrq-trigger; fi")
-    lines.append(f"mount -t tmpfs -o size={tmp_size},mode=1777 none /tmp")
-    lines.append("if [ -d /dev/shm ]; then mount -t tmpfs -o size=64m,mode=1777 none /dev/shm; fi")
-    for k in ro_keep:  # before the hides: a bind of the original folder would uncover them
-        lines.append(f"mkdir -p {q(str(k))} && mount --no-canonicalize --bind /proc/self/fd/{fds[k]} {q(str(k))} "
-                     f"&& mount -o remount,bind,ro {q(str(k))}")
-    for h in hide:
-        h = str(h)
-        lines.append(f"if [ -d {q(h)} ]; then mount -t tmpfs -o size=64k,mode=755 none {q(h)}; "
-                     f"elif [ -e {q(h)} ]; then mount --bind /dev/null {q(h)}; fi")
-    for k in keep:
-        lines.append(f"mkdir -p {q(str(k))} && mount --no-canonicalize --bind /proc/self/fd/{fds[k]} {q(str(k))} "
-                     f"&& mount -o remount,bind,rw {q(str(k))}")
-    lines.append(" ".join(f"exec {fd}<&-;" for fd in fds.values()))
-    lines.append(f"cd {q(str(keep[-1]))}")
-    lines.append("export HOME=/tmp IPYTHONDIR=/tmp/.ipython MPLCONFIGDIR=/tmp/.matplotlib")  # writable, private
-    lines.append("unset NAMES_TXT")  # may name a copy outside the repository; data/names.txt is inside
-    lines.append('exec "$@"')
-    return "\n".join(lines)
-
-
-def under_tmp(*paths):
-    """The outermost of ``paths`` that lie under /tmp, which the sandbox covers with a fresh tmpfs."""
-    tmp = Path("/tmp").resolve()
-    found = sorted({Path(p).resolve() for p in paths if tmp in Path(p).resolve().parents}, key=lambda p: len(p.parts))
-    outer = []
-    for p in found:
-        if not any(o == p or o in p.parents for o in outer):
-            outer.append(p)
-    return outer
-
-
-def safe_hide(paths, keep=()):
-    """``paths`` minus any that would hide what the kernel needs (the repository, Python, ``keep``)."""
-    import sys
-    needed = [Path(p).resolve() for p in (ROOT / ".venv", ROOT / "autograder", ROOT / "wavenet", ROOT / "data",
-                                           sys.prefix, sys.base_prefix, *keep)]
-    out = []
+def _ancestors(paths):
+    """Every parent folder of ``paths`` (shortest first): bwrap would make them 0700, the kernel must pass."""
+    out = set()
     for p in paths:
-        p = Path(p).resolve()
-        if any(p == n or p in n.parents for n in needed):
-            continue  # e.g. a notebook handed in from the repository root: its folder stays visible
-        out.append(str(p))
-    return list(dict.fromkeys(out))
+        for parent in Path(p).parents:
+            if str(parent) != "/":
+                out.add(str(parent))
+    return sorted(out, key=lambda p: (p.count("/"), p))
 
 
-def default_hide(extra=()):
-    """Paths no submission may read: solutions, tests, git history, every scratch course, runtime files."""
-    home = Path.home()
-    paths = [SOLUTIONS, ROOT / "tests", ROOT / ".git", WORK, home / ".local" / "share" / "jupyter" / "runtime"]
-    return [str(p) for p in paths] + [str(p) for p in extra]
+def system_binds():
+    """``/usr`` and the top-level links or folders the dynamic loader needs, as bwrap arguments."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        p = Path("/") / top
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
+        args += ["--ro-bind-try", f, f]
+    return args
+
+
+def python_binds():
+    """The interpreter and the environment the kernel runs in, as read-only binds (outside /usr)."""
+    paths = []
+    for p in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}:
+        if not p.startswith("/usr/"):
+            paths.append(p)
+    return sorted(set(paths))
+
+
+def course_masks():
+    """Copies of the course installed into the environment (a wheel): hidden, the kernel gets /course only."""
+    import importlib.util
+    masks = []
+    for name in ("wavenet", "data", "autograder", "solutions"):
+        spec = importlib.util.find_spec(name)
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        for loc in locations:
+            if any(loc.startswith(p + "/") for p in python_binds()):
+                masks.append(loc)
+    return masks
+
+
+def sandbox_command(kernel_cmd, kind, rundir, course, grader_input, limits, env, procs=()):
+    """The full command that runs ``kernel_cmd`` in the sandbox (see the module docstring)."""
+    pybinds = python_binds()
+    dests = [*pybinds, str(rundir)]
+    work = WORK if not any(d == WORK or d.startswith(WORK + "/") for d in dests) else WORK + "-sandbox"
+    cmd = [_bwrap(), *_namespaces(kind), "--hostname", "sandbox", "--clearenv"]
+    for k, v in env.items():
+        cmd += ["--setenv", k, v]
+    for d in _ancestors(dests):
+        cmd += ["--perms", "0755", "--dir", d]
+    cmd += system_binds()
+    for p in pybinds:
+        cmd += ["--ro-bind", p, p]
+    for m in course_masks():
+        cmd += ["--tmpfs", m, "--remount-ro", m]
+    cmd += ["--ro-bind", str(course), "/course", "--ro-bind", str(grader_input), "/grader",
+            "--bind", str(rundir), str(rundir),
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(int(limits.disk)), "--perms", "01777", "--tmpfs", work,
+            "--perms", "01777", "--dir", f"{work}/tmp", "--chdir", work]
+    if not any(d == "/tmp" or d.startswith("/tmp/") for d in dests):
+        cmd += ["--symlink", f"{work}/tmp", "/tmp"]
+    cmd.append("--")
+    if kind == "root":
+        cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all", "--no-new-privs", "--"]
+    if not procs:  # no cgroup: per-process limits are the best there is
+        cmd += ["prlimit", f"--as={int(limits.memory)}", f"--cpu={int(limits.cpu_seconds)}", "--core=0", "--"]
+    cmd += kernel_cmd
+    if procs:  # join the submission's cgroup first, so bwrap and all it starts are in it
+        cmd = ["sh", "-c", 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"', "join",
+               *map(str, procs), "--", *cmd]
+    return cmd, work
+
+
+def kernel_env(work, extra=None):
+    """The kernel's whole environment: a short allowlist, nothing of the grader's own."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": work, "TMPDIR": f"{work}/tmp", "PYTHONPATH": "/course",
+           "PYTHONDONTWRITEBYTECODE": "1", "IPYTHONDIR": f"{work}/.ipython", "MPLCONFIGDIR": f"{work}/.matplotlib",
+           "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NBGRADER_EXECUTION": "autograde",
+           "WAVENET_PROBE_DIR": "/grader", "LANG": "C.UTF-8"}
+    env.update({k: os.environ[k] for k in ENV_ALLOW if k in os.environ})
+    env.update(extra or {})
+    return env
 
 
 class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run in the sandbox (see the module docstring)."""
+    """Starts each kernel in the sandbox, in a cgroup of its own (see the module docstring)."""
 
-    hide = List(Unicode(), help="paths to cover with an empty tmpfs (folders) or /dev/null (files)").tag(config=True)
-    memory = Integer(4 * GiB, help="address-space limit of the kernel, in bytes").tag(config=True)
-    sandbox = Integer(1, help="1: sandbox the kernel; 0: plain kernel (with the memory limit)").tag(config=True)
-    pids = Integer(512, help="most processes and threads the kernel may have (a pids cgroup, when there is one)"
-                   ).tag(config=True)
-    file_size = Integer(64 * 2 ** 20, help="largest file the kernel may write, in bytes").tag(config=True)
+    course = Unicode(help="folder of the course code the kernel may import (mounted at /course)").tag(config=True)
+    grader_input = Unicode(help="folder of the grader's input for this run (mounted at /grader)").tag(config=True)
+    runtime = Unicode(help="grader-private folder for the kernels' socket folders").tag(config=True)
+    unsafe = Bool(False, help="no sandbox: the kernel runs as the grader, seeing the machine").tag(config=True)
+    limit_values = Dict(help="autograder.limits.Limits fields").tag(config=True)
+    cgroup = Instance(Cgroup, allow_none=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        RUNTIME.mkdir(mode=0o700, exist_ok=True)
-        self._rundir = Path(tempfile.mkdtemp(prefix="k-", dir=RUNTIME))
-        if self.sandbox:
-            self.transport = "ipc"  # unix sockets: reachable from outside the kernel's network namespace
-            self.ip = str(self._rundir / "ipc")
+        self.limits = Limits(**self.limit_values)
+        base = Path(self.runtime or tempfile.gettempdir())
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._rundir = Path(tempfile.mkdtemp(prefix="k-", dir=base))
+        self.transport = "ipc"  # unix sockets: they cross the kernel's network namespace
+        self.ip = str(self._rundir / "k")
         self.connection_file = str(self._rundir / "kernel.json")
+        # a kernel that closes a socket cannot make the grader connect to something else in its place
+        self.context.setsockopt(zmq.RECONNECT_IVL, -1)
+        self.kind = None if self.unsafe else mode()[0]
+        self.cgroup_note = ""
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        limit = ["prlimit", f"--as={self.memory}", f"--fsize={self.file_size}", "--core=0", "--"]
-        if not self.sandbox:
-            return limit + cmd
-        cwd = (self._launch_args or {}).get("cwd") or os.getcwd()
-        keep = [self._rundir, Path(cwd).resolve()]
-        script = sandbox_script(keep=keep, hide=safe_hide(self.hide, keep=keep), join=self._pids_cgroup(),
-                                ro_keep=under_tmp(ROOT, sys.prefix, sys.base_prefix))
-        return (["setpriv", "--pdeathsig", "KILL", "--",
-                 "unshare", "-n", "-m", "-p", "-i", "-u", "-f", "--kill-child", "--mount-proc",
-                 "--propagation", "private", "--", "sh", "-c", script, "sandbox",
-                 "setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"] + limit + cmd)
+        if self.unsafe:
+            return ["prlimit", f"--as={int(self.limits.memory)}", "--core=0", "--"] + cmd
+        if self.kind is None:
+            raise RuntimeError(f"no sandbox: {mode()[1]}")
+        self.cgroup, self.cgroup_note = Cgroup.create(self._rundir.name, self.limits)
+        if self.kind == "root":
+            os.chown(self._rundir, NOBODY, NOBODY)  # the kernel binds its sockets here, then gives it back
+            os.chown(self.connection_file, NOBODY, NOBODY)
+        procs = self.cgroup.procs_files() if self.cgroup else ()
+        full, _ = sandbox_command(cmd, self.kind, self._rundir, self.course, self.grader_input, self.limits,
+                                  kernel_env(WORK), procs)
+        return full
 
-    def _pids_cgroup(self):
-        """``cgroup.procs`` of a new pids cgroup for this kernel (cgroup v1), or None where there is none."""
-        base = Path("/sys/fs/cgroup/pids")
-        if not (base / "cgroup.procs").exists():
-            return None
-        try:
-            self._cgroup = base / "autograder" / self._rundir.name
-            self._cgroup.mkdir(parents=True, exist_ok=True)
-            (self._cgroup / "pids.max").write_text(str(self.pids))
-            return self._cgroup / "cgroup.procs"
-        except OSError:
-            return None
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        kw["stdout"] = subprocess.DEVNULL  # the kernel's banner; its errors still reach stderr
+        kw["env"] = {k: os.environ[k] for k in ("PATH",) if k in os.environ} if not self.unsafe else \
+            kernel_env(str(self._rundir), {"WAVENET_PROBE_DIR": self.grader_input, "PYTHONPATH": self.course})
+        kw["cwd"] = str(self._rundir)
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    _launch_kernel = _async_launch_kernel
+
+    def _sockets_bound(self, timeout=60):
+        """Wait until the kernel has bound all its sockets: a socket that never reconnects must find its
+        peer on the first try."""
+        import stat
+        import time
+        paths = [f"{self.ip}-{port}" for port in (self.shell_port, self.iopub_port, self.stdin_port,
+                                                    self.control_port, self.hb_port)]
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            try:
+                if all(stat.S_ISSOCK(os.lstat(p).st_mode) for p in paths):
+                    return
+            except OSError:
+                pass
+            if not self.has_kernel or (self.provisioner and self.provisioner.process
+                                       and self.provisioner.process.poll() is not None):
+                return  # it died: nbclient reports that
+            time.sleep(0.05)
+
+    async def _async_post_start_kernel(self, **kw):
+        self._sockets_bound()
+        await super()._async_post_start_kernel(**kw)
+
+    post_start_kernel = _async_post_start_kernel
+
+    def client(self, **kwargs):
+        """A client whose sockets never reconnect (see :meth:`lock`)."""
+        ctx = zmq.asyncio.Context()
+        ctx.setsockopt(zmq.RECONNECT_IVL, -1)
+        return super().client(context=ctx, **kwargs)
+
+    def lock(self):
+        """Once the kernel is up: take its socket folder back (as root), so nothing there can change."""
+        if self.kind == "root":
+            os.chown(self._rundir, 0, 0)
+            os.chmod(self._rundir, 0o700)
 
     async def _async_cleanup_resources(self, restart=False):
+        if self.cgroup is not None:
+            self.cgroup.kill()
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
+            if self.cgroup is not None:
+                self.cgroup.remove()
             shutil.rmtree(self._rundir, ignore_errors=True)
-            cg = getattr(self, "_cgroup", None)
-            if cg is not None:
-                try:
-                    cg.rmdir()  # empty once the kernel's pid namespace is gone
-                except OSError:
-                    pass
 
     cleanup_resources = _async_cleanup_resources
-
-
-def _error(ename, evalue):
-    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
-
-
-class LimitedExecute(Execute):
-    """nbgrader's ``Execute`` with a notebook time budget, kernel-death handling and an output cap."""
-
-    notebook_timeout = Integer(900, help="seconds all cells together may run").tag(config=True)
-    max_output_bytes = Integer(1_000_000, help="text one cell may print").tag(config=True)
-    guard_tag = Unicode("autograder-guard", help="cells with this tag run even after the budget is spent").tag(config=True)
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
-        super().__init__(**kwargs)
-
-    def preprocess(self, nb, resources=None, km=None):
-        self._deadline = time.monotonic() + self.notebook_timeout
-        self._stopped = ""  # why the remaining cells are not run
-        self._cell_timeout = self.timeout
-        self._printed = 0
-        try:
-            return super().preprocess(nb, resources, km)
-        finally:
-            self.timeout = self._cell_timeout
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code" or not cell.source.strip():
-            return cell, resources
-        is_guard = self.guard_tag in cell.metadata.get("tags", [])
-        if self._stopped:
-            cell.outputs = [_error("NotRun", self._stopped)]
-            return cell, resources
-        left = self._deadline - time.monotonic()
-        if left <= 0 and not is_guard:
-            self._stopped = f"the notebook's time limit ({self.notebook_timeout} s) was reached before this cell"
-            cell.outputs = [_error("NotRun", self._stopped)]
-            return cell, resources
-        self.timeout = 30 if is_guard else max(1, int(min(self._cell_timeout, left + 1)))
-        self._printed = 0
-        try:
-            cell, resources = super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
-            self._stopped = "the kernel died in an earlier cell (os._exit, a crash, or more memory than the limit)"
-            cell.outputs.append(_error("KernelDied", "the kernel died while running this cell "
-                                       "(os._exit, a crash, or more memory than the limit)"))
-            return cell, resources
-        except CellTimeoutError:  # interrupted, but the kernel never came back
-            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
-            cell.outputs.append(_error("CellTimeoutError", f"this cell ran longer than {self.timeout} s and the "
-                                       "kernel stopped responding (it did not stop when interrupted)"))
-            return cell, resources
-        if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs if o.output_type == "error"):
-            budget = time.monotonic() >= self._deadline
-            for o in cell.outputs:
-                if o.get("ename") == "CellTimeoutError":
-                    o["evalue"] = (f"the notebook's time limit ({self.notebook_timeout} s) was reached in this cell"
-                                   if budget else f"this cell ran longer than {self._cell_timeout} s and was interrupted")
-                    o["traceback"] = [f"CellTimeoutError: {o['evalue']}"]
-            if budget:
-                self._stopped = f"the notebook's time limit ({self.notebook_timeout} s) was reached in an earlier cell"
-            elif not self._responsive():
-                self._stopped = "the kernel stopped responding after an earlier cell ran past its time limit"
-        return cell, resources
-
-    def _responsive(self, wait=10):
-        """After an interrupt: does the kernel answer again within ``wait`` seconds?"""
-        from queue import Empty
-
-        from jupyter_core.utils import run_sync
-
-        async def probe():
-            msg_id = self.kc.kernel_info()
-            t_end = time.monotonic() + wait
-            while time.monotonic() < t_end:
-                try:
-                    msg = await self.kc.shell_channel.get_msg(timeout=1)
-                except Empty:
-                    continue
-                if msg.get("parent_header", {}).get("msg_id") == msg_id:
-                    return True
-            return False
-        try:
-            return run_sync(probe)()
-        except Exception:
-            return False
-
-    def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
-        self._printed += size
-        if self._printed > self.max_output_bytes:
-            if self._printed - size <= self.max_output_bytes:
-                outs.append(new_output("stream", name="stdout",
-                                       text=f"\n... output truncated by the grader (over {self.max_output_bytes} bytes) ...\n"))
-            return None
-        return super().output(outs, msg, display_id, cell_index)
-
-
-def configure(c, limits, course_root):
-    """Put ``limits`` into an nbgrader ``Config`` for one scratch course at ``course_root``."""
-    from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import LimitOutput
-
-    c.Execute.timeout = limits.cell_timeout
-    c.LimitedExecute.notebook_timeout = limits.notebook_timeout
-    c.LimitedExecute.max_output_bytes = limits.max_output_bytes
-    c.LimitOutput.max_lines = 1000
-    c.LimitOutput.max_traceback = 100
-    ok, _ = available()
-    c.SandboxKernelManager.sandbox = int(bool(limits.sandbox and ok))
-    c.SandboxKernelManager.memory = int(limits.memory)
-    c.SandboxKernelManager.hide = default_hide([course_root.parent, *limits.hide])
-    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    steps = [LimitedExecute if s is Execute else s for s in steps]
-    assert LimitOutput in steps, "nbgrader's LimitOutput must stay in the autograde pipeline"
-    c.Autograde.autograde_preprocessors = steps
-    # feedback: without the grader's guard cells, and without any output that quotes hidden tests
-    from autograder.guard import DropGuardCells, RedactHidden, hidden_lines
-    c.GenerateFeedback.preprocessors = [DropGuardCells, RedactHidden] + list(c.GenerateFeedback.get("preprocessors", []))
-    c.RedactHidden.hidden = [line for nb in sorted(Path(course_root, "source").glob("*/*.ipynb"))
-                             for line in hidden_lines(nb.parent.name)]
-    return c

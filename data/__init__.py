@@ -8,11 +8,11 @@ One module serves the book, the exercises and the grader::
 """
 from data.names import NAMES_SHA256, NAMES_URL, ensure_names, read_words
 from data.dataset import (
-    build_dataset, decode, encode, itos, load_splits, split_words, stoi, vocab_size,
+    build_dataset, decode, encode, itos, load_splits, name_sequences, split_words, stoi, vocab_size,
 )
 
 __all__ = [
     "NAMES_SHA256", "NAMES_URL", "ensure_names", "read_words",
-    "build_dataset", "decode", "encode", "itos", "load_splits", "split_words",
+    "build_dataset", "decode", "encode", "itos", "load_splits", "name_sequences", "split_words",
     "stoi", "vocab_size",
 ]

@@ -63,6 +63,32 @@ def build_dataset(words, block_size):
     return torch.tensor(X, dtype=torch.long), torch.tensor(Y, dtype=torch.long)
 
 
+def name_sequences(words, pad_to=None):
+    """Every name as one input row and one target row, padded on the right.
+
+    The input is '.' followed by the name and the target is the name followed by
+    '.', so position ``t`` holds exactly the ``t``-th example ``build_dataset``
+    makes from that name. Padding is '.' in the input and ``-1`` in the target
+    (``F.cross_entropy(..., ignore_index=-1)`` skips it).
+
+    Returns:
+        X ``(N, T)``, Y ``(N, T)`` int64, with ``T = pad_to or max(len) + 1``.
+
+    Example:
+        >>> X, Y = name_sequences(["emma", "ava"])
+        >>> X.tolist(), Y.tolist()
+        ([[0, 5, 13, 13, 1], [0, 1, 22, 1, 0]], [[5, 13, 13, 1, 0], [1, 22, 1, 0, -1]])
+    """
+    T = pad_to or max(len(w) for w in words) + 1
+    X = torch.zeros((len(words), T), dtype=torch.long)
+    Y = torch.full((len(words), T), -1, dtype=torch.long)
+    for i, w in enumerate(words):
+        ix = encode(w)
+        X[i, 1:len(ix) + 1] = torch.tensor(ix, dtype=torch.long)
+        Y[i, :len(ix) + 1] = torch.tensor(ix + [0], dtype=torch.long)
+    return X, Y
+
+
 def load_splits(block_size=8, path=None, seed=42):
     """The lecture's train/val/test tensors for one context length.
 

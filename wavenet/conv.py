@@ -14,8 +14,8 @@ same numbers as ``torch.nn.Conv1d`` (the tests check it).
 import torch
 import torch.nn.functional as F
 
+from data.dataset import encode, name_sequences  # noqa: F401  (name_sequences: whole names, chapter 8)
 from wavenet.nn import BatchNorm1d, Embedding, Linear, Tanh
-from data.dataset import encode
 
 
 class CausalConv1d:
@@ -205,32 +205,6 @@ def from_hierarchical(tree, dilations=None):
     net.layers[-1].weight.copy_(head.weight)
     net.layers[-1].bias.copy_(head.bias)
     return net
-
-
-def name_sequences(words, pad_to=None):
-    """Every name as one input row and one target row, padded on the right.
-
-    The input is '.' followed by the name and the target is the name followed by
-    '.', so position ``t`` holds exactly the ``t``-th example ``build_dataset``
-    makes from that name. Padding is '.' in the input and ``-1`` in the target
-    (``F.cross_entropy(..., ignore_index=-1)`` skips it).
-
-    Returns:
-        X ``(N, T)``, Y ``(N, T)`` int64, with ``T = pad_to or max(len) + 1``.
-
-    Example:
-        >>> X, Y = name_sequences(["emma", "ava"])
-        >>> X.tolist(), Y.tolist()
-        ([[0, 5, 13, 13, 1], [0, 1, 22, 1, 0]], [[5, 13, 13, 1, 0], [1, 22, 1, 0, -1]])
-    """
-    T = pad_to or max(len(w) for w in words) + 1
-    X = torch.zeros((len(words), T), dtype=torch.long)
-    Y = torch.full((len(words), T), -1, dtype=torch.long)
-    for i, w in enumerate(words):
-        ix = encode(w)
-        X[i, 1:len(ix) + 1] = torch.tensor(ix, dtype=torch.long)
-        Y[i, :len(ix) + 1] = torch.tensor(ix + [0], dtype=torch.long)
-    return X, Y
 
 
 def trim(X, Y):

@@ -22,8 +22,28 @@ def set_training(model, training):
             set_training(layer, training)
 
 
-def train(model, X, Y, recipe, log=print, loss_fn=None):
-    """Run ``recipe.steps`` steps of minibatch SGD on ``model`` in place.
+class TooSlow(RuntimeError):
+    """A training run passed its time limit (``step`` of ``steps`` done)."""
+
+    def __init__(self, step, steps, seconds):
+        super().__init__(f"stopped after {seconds:.0f} s at step {step}/{steps}")
+        self.step, self.steps = step, steps
+
+
+def unique_parameters(model):
+    """``model.parameters()`` without repeats, each a leaf that requires grad."""
+    params = list({id(p): p for p in model.parameters()}.values())
+    for p in params:
+        if p.is_leaf and not p.requires_grad:
+            p.requires_grad_(True)
+    return params
+
+
+def train(model, X, Y, recipe, log=print, loss_fn=None, generator=None, time_limit=None):
+    """Run ``recipe.steps`` minibatch steps on ``model`` in place.
+
+    With the lecture's recipe (plain SGD, step decay) this takes exactly the
+    lecture's random draws and updates.
 
     Args:
         model: a callable with ``parameters()`` mapping ``(B, T)`` to ``(B, 27)``.
@@ -33,27 +53,42 @@ def train(model, X, Y, recipe, log=print, loss_fn=None):
         loss_fn: ``loss_fn(model, xb, yb)`` -> scalar loss of one batch; default
             cross-entropy of ``model(xb)`` against ``yb`` (chapter 8 passes the
             loss over whole names).
+        generator: draws the minibatches (default: torch's global generator, as in the lecture).
+        time_limit: seconds; a slower run raises :class:`TooSlow`.
 
     Returns:
         float tensor ``(steps,)`` of per-step training losses (for plotting).
     """
-    params = model.parameters()
+    params = unique_parameters(model)
     set_training(model, True)
     dev = params[0].device
+    opt = None
+    if recipe.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, foreach=True)
+    elif recipe.optimizer != "sgd":
+        raise ValueError(f"unknown optimizer {recipe.optimizer!r}: sgd or adamw")
     losses = torch.empty(recipe.steps, device=dev)
     t0 = time.time()
     for i in range(recipe.steps):
-        ix = torch.randint(0, X.shape[0], (recipe.batch_size,))  # drawn on CPU, as in the lecture
+        ix = torch.randint(0, X.shape[0], (recipe.batch_size,), generator=generator)  # drawn on CPU, as in the lecture
         xb, yb = X[ix].to(dev), Y[ix].to(dev)                     # (B, T), (B,)
         loss = loss_fn(model, xb, yb) if loss_fn else F.cross_entropy(model(xb), yb)
         for p in params:
             p.grad = None
         loss.backward()
+        lr = recipe.lr_at(i)
         with torch.no_grad():
-            torch._foreach_add_(params, [p.grad for p in params], alpha=-recipe.lr_at(i))
+            if opt is None:
+                torch._foreach_add_(params, [p.grad for p in params], alpha=-lr)
+            else:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.step()
             losses[i] = loss
         if log and (i % recipe.log_every == 0 or i == recipe.steps - 1):
             log(f"{i:7d}/{recipe.steps:7d}: loss {loss.item():.4f}  ({time.time() - t0:.0f}s)")
+        if time_limit is not None and i % 20 == 19 and time.time() - t0 > time_limit:
+            raise TooSlow(i + 1, recipe.steps, time.time() - t0)
     set_training(model, False)
     return losses.cpu()
 

@@ -75,12 +75,16 @@ MUTANTS = [
       {"test_tanh": "is not torch.tanh(x)"},
       patches={"Tanh": [("torch.tanh(x)", "x.clamp(-1, 1)")]}),
     # ---- a notebook that tries to switch the checks off
-    m("patches_the_checks", "unscaled Linear, plus code that replaces the check functions",
-      {"test_linear_init": "not scaled"},
+    m("switches_the_checks_off", "unscaled Linear, plus a `check` of its own that does nothing: no test "
+      "reports a result, so none passes",
+      {t: "did not report a result" for t in ("test_linear_shapes", "test_linear_forward", "test_linear_no_bias",
+                                              "test_linear_init", "test_linear_parameters", "test_batchnorm_shapes",
+                                              "test_batchnorm_init", "test_batchnorm_train_output",
+                                              "test_batchnorm_running_stats", "test_batchnorm_no_graph",
+                                              "test_batchnorm_eval", "test_batchnorm_parameters", "test_tanh")},
       patches={"Linear": [(" / fan_in**0.5", ""),
-                          ("class Linear:", "import autograder.checks as _c\n"
-                                            "_c.linear_init = lambda *a, **k: None\n"
-                                            "_c.fail = lambda *a, **k: None\n\n"
+                          ("class Linear:", "def check(*args, **kwargs):  # the notebook's own, replacing the course's\n"
+                                            "    return None\n\n"
                                             "class Linear:")]}),
     # ---- correct, written differently: full marks
     m("ok_linear_addmm", "Linear via torch.addmm on a 2-D view, weight * fan_in**-0.5",

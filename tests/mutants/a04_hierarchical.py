@@ -15,7 +15,7 @@ BN_UPDATE = """            with torch.no_grad():  # the running averages must no
 
 MUTANTS = [
     m("bn_dim0_only", "the lecture's bug: statistics over dim 0 only, so (1, L, C) of them",
-      {"test_bn_3d_stats_count": "has 272 values for 68 channels",
+      {"test_bn_3d_stats_count": "3-D bug",
        "test_bn_3d_train_output": "over dim 0 only",
        "test_bn_3d_running_stats": "reduce over dims (0, 1) for 3-D input"},
       patches={"BatchNorm1d": [(DIMS, "            dims = 0")]}),

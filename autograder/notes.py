@@ -1,0 +1,100 @@
+"""Static reading of a submission: notes for a person, not a defence.
+
+The grade never depends on what a submission's code looks like: the grader
+judges the data its kernel returns (autograder/judge.py), and the sandbox
+decides what that kernel can reach. Reading the code still finds what a
+teacher may want to look at, and :func:`review` lists it in the student's
+record (``review``), each note naming the cell and line:
+
+- the exercise's own layer taken from torch (``F.batch_norm`` inside
+  ``BatchNorm1d``, ``torch.nn.Linear`` inside ``Linear``): correct data, but
+  not the learner's code; the tests cannot tell (see the README's threat model);
+- the course's own answers imported (``wavenet.models``, or ``wavenet.nn``
+  names the exercise asks for): they are not in the graded kernel, so such a
+  notebook fails there, and the note says why;
+- the notebook's machinery: IPython, ``sys.modules``, ``importlib``,
+  ``inspect``, ``gc``, ``ctypes``, builtins: no answer needs them.
+
+An honest ``import os`` is not a note.
+"""
+import ast
+
+from autograder.assignments import nbgrader_meta
+from autograder.repair import _python, answer_names, released
+
+# torch's own version of each layer the course asks for: (the class it stands in for, torch names)
+TORCH_LAYERS = {
+    "Linear": {"nn.Linear", "torch.nn.Linear", "F.linear", "torch.nn.functional.linear"},
+    "BatchNorm1d": {"nn.BatchNorm1d", "torch.nn.BatchNorm1d", "F.batch_norm", "torch.nn.functional.batch_norm",
+                    "torch.batch_norm", "nn.functional.batch_norm"},
+    "Embedding": {"nn.Embedding", "torch.nn.Embedding"},
+    "Sequential": {"nn.Sequential", "torch.nn.Sequential"},
+    "CausalConv1d": {"nn.Conv1d", "torch.nn.Conv1d", "F.conv1d", "torch.nn.functional.conv1d", "torch.conv1d"},
+    "WaveNet": {"nn.Conv1d", "torch.nn.Conv1d"},
+}
+MACHINERY = {"get_ipython", "IPython", "sys.modules", "importlib", "inspect", "gc", "ctypes", "__builtins__",
+             "builtins", "sys.settrace", "sys.setprofile", "sys._getframe", "__import__", "__globals__",
+             "__code__", "__subclasses__", "_ih", "In", "Out", "exec", "eval"}
+MACHINERY_MODULES = {"IPython", "importlib", "inspect", "gc", "ctypes", "builtins", "ipykernel", "traitlets"}
+COURSE = ("wavenet", "autograder", "solutions", "exercises", "tests")
+
+
+def _dotted(node):
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return ".".join(reversed(parts))
+
+
+def _scan(source, label, asked):
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return []
+    found = []
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    for cls in classes:
+        torch_names = TORCH_LAYERS.get(cls.name, set())
+        for node in ast.walk(cls):
+            if isinstance(node, (ast.Attribute, ast.Name)) and _dotted(node) in torch_names:
+                found.append(f"{label}, line {node.lineno}: `{cls.name}` uses torch's own `{_dotted(node)}`; the "
+                             "tests cannot tell it from the learner's own code")
+                break
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            mod = node.module if isinstance(node, ast.ImportFrom) else None
+            for a in node.names:
+                name = f"{mod}.{a.name}" if mod else a.name
+                top = name.split(".")[0]
+                if top in COURSE and not name.startswith(("wavenet.checks", "wavenet.nn", "wavenet.train",
+                                                          "wavenet.config")):
+                    found.append(f"{label}, line {node.lineno}: imports the course's `{name}`, which a graded "
+                                 "kernel does not have")
+                elif mod == "wavenet.nn" and a.name in asked:
+                    found.append(f"{label}, line {node.lineno}: imports the course's `{a.name}`, this exercise's "
+                                 "answer, which a graded kernel does not have")
+                elif top in MACHINERY_MODULES:
+                    found.append(f"{label}, line {node.lineno}: imports `{name}` (the notebook's machinery)")
+        elif isinstance(node, (ast.Attribute, ast.Name)) and isinstance(getattr(node, "ctx", None), ast.Load):
+            d = _dotted(node)
+            if d in MACHINERY:
+                found.append(f"{label}, line {node.lineno}: uses `{d}` (the notebook's machinery)")
+    return found
+
+
+def review(nb, assignment):
+    """Notes on the code a student wrote in (repaired) ``nb``, one per finding, for a person to read."""
+    ref = {nbgrader_meta(c)["grade_id"]: c for c in released(assignment).cells if nbgrader_meta(c).get("grade_id")}
+    asked = set().union(*answer_names(assignment).values())
+    notes = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in ref and nbgrader_meta(ref[gid]).get("locked"):
+            continue  # read-only and test cells: nbgrader runs the exercise's own source
+        notes += _scan(cell.source, f"cell {gid!r}" if gid else f"cell {i + 1}", asked)
+    return list(dict.fromkeys(notes))

@@ -1,0 +1,94 @@
+"""The exercises' tests, as a learner runs them: ``check("linear_shapes", Linear)``.
+
+Every test has two halves. Its *probe* (:mod:`wavenet.checks.probe`) runs the
+learner's objects on inputs drawn from a seed and returns plain data. Its
+*judge* compares that data with torch on the same inputs
+(:mod:`wavenet.checks.verdict`).
+
+- In a learner's own notebook, :func:`check` runs both and raises
+  :class:`CheckFailed` with a message naming the likely mistake. This package
+  holds the judges of the visible tests; hidden tests run when graded.
+- When the grader runs the notebook, :func:`check` only probes: the record
+  leaves the kernel as plain data and the grader judges it in its own process
+  with its own copy of the judges (``autograder/judges`` for the hidden ones).
+  Whatever the notebook does to this module changes nothing there.
+
+Topics: :mod:`~wavenet.checks.layers` (exercises 1 and 4),
+:mod:`~wavenet.checks.modules` (2), :mod:`~wavenet.checks.flatten` (3),
+:mod:`~wavenet.checks.models` (2, 4, 5), :mod:`~wavenet.checks.conv` (8).
+"""
+from wavenet.checks import conv, flatten, layers, models, modules  # noqa: F401  (registers probes and judges)
+from wavenet.checks import context, probe, verdict, wire
+from wavenet.checks.models import load_target
+
+__all__ = ["check", "CheckFailed", "load_target", "val_loss"]
+
+# the tests that train a model: the data they use and how the grader trains and scores it
+VAL_LOSS_TESTS = {
+    "val_loss": dict(task="windows", recipe=models.RECIPE, loss_fn=models.windows_loss,
+                     preflight=models.windows_preflight, score=models.eval_logits, what="build_model()"),
+    "conv_val_loss": dict(task="names", recipe=conv.CONV_RECIPE, loss_fn=conv.names_loss,
+                          preflight=conv.names_preflight, score=conv.prefix_logits, what="WaveNet()"),
+}
+
+
+class CheckFailed(AssertionError):
+    """A test failed; the message says what to fix."""
+
+    def _render_traceback_(self):
+        # IPython shows this one line instead of a traceback into the course's code
+        return [f"{type(self).__name__}: {self}"]
+
+
+def _judges():
+    """The visible tests' judges, and the hidden ones too where the grader's code is at hand (a course clone)."""
+    try:
+        from autograder.judges import judges
+        return judges()
+    except ImportError:
+        return verdict.JUDGES
+
+
+def check(test, *objects, **options):
+    """Run test ``test`` on the learner's ``objects``.
+
+    Args:
+        test: the test's name, e.g. ``"linear_shapes"``.
+        objects: the learner's classes or functions it exercises, e.g. ``Linear``.
+        options: what the test cell passes on, e.g. ``ndim=3``.
+
+    Raises:
+        CheckFailed: in a learner's notebook, when the test fails.
+    """
+    if test not in probe.PROBES:
+        raise KeyError(f"no test named {test!r}")
+    run = context.current()
+    if run is not None:  # graded: hand the data over, decide nothing here
+        context.emit(probe.run(test, objects, options, seed=run.seed))
+        return
+    judges = _judges()
+    if test not in judges:
+        print(f"{test}: a hidden test, judged when the notebook is graded")
+        return
+    record = wire.loads(wire.dumps(probe.run(test, objects, options, seed=context.LEARNER_SEED)))
+    v = verdict.verdict(test, options, context.LEARNER_SEED, record, judges)
+    if not v.passed:
+        raise CheckFailed(v.message) from None
+    print(f"passed: {test}")
+
+
+def val_loss(test, make_model, seed=models.GRADING_SEED):
+    """The grader's own validation-loss run, on this machine: train a fresh ``make_model()`` with the
+    grader's fixed recipe, score the evaluation inputs, return the loss (labels are at hand here).
+
+    ``test`` is ``"val_loss"`` (exercises 4 and 5) or ``"conv_val_loss"`` (exercise 8).
+    """
+    import torch.nn.functional as F
+
+    spec = dict(VAL_LOSS_TESTS[test])
+    task = context.task(spec.pop("task"))
+    try:
+        logits = models.train_and_score(probe.Learner(), make_model, task, seed=seed, **spec)
+    except probe.Stop as s:
+        raise CheckFailed(verdict.stop_message(s.reason)[0]) from None
+    return F.cross_entropy(logits, task["labels"]).item()

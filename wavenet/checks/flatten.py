@@ -1,0 +1,132 @@
+"""Exercise 3's ``FlattenConsecutive``: probes and the judges of the visible tests.
+
+``flatten_consecutive_values`` and ``hierarchical_shapes`` are judged by the
+grader. Contexts are the lecture's 8 characters; batch sizes and channels come
+from the seed.
+"""
+import torch
+import torch.nn.functional as F
+
+from wavenet.checks.layers import call_name
+from wavenet.checks.oracle import VOCAB
+from wavenet.checks.probe import probe, randint, randn
+from wavenet.checks.verdict import fail, judge
+
+
+def _fc_inputs(gen):
+    B, C, C2 = randint(3, 40, gen), randint(3, 24, gen), randint(20, 80, gen)
+    return {
+        "pairs": [(2, (B, 8, C)), (4, (B, 8, C)), (2, (B, 4, C2))],
+        "full": [(8, (B, 8, C)), (2, (B, 2, C2))],
+        "one": [(8, (1, 8, C)), (2, (1, 8, C))],
+        "x": randn(B, 8, C, gen=gen),
+        "hier": {"B": B, "n_embd": randint(4, 12, gen), "n_hidden": randint(20, 80, gen), "seed": randint(0, 2**30, gen),
+                 "x": torch.randint(0, VOCAB, (B, 8), generator=gen)},
+    }
+
+
+def _run(learner, FlattenConsecutive, n, x):
+    fc = learner.call(call_name("FlattenConsecutive", n), FlattenConsecutive, n)
+    return learner.output(f"FlattenConsecutive({n}) on a {tuple(x.shape)} input", fc, x)
+
+
+def _shapes(learner, FlattenConsecutive, cases):
+    return [list(_run(learner, FlattenConsecutive, n, torch.zeros(shape)).shape) for n, shape in cases]
+
+
+@probe("flatten_consecutive_pairs", inputs=_fc_inputs)
+def _(learner, inp, FlattenConsecutive):
+    return {"shapes": _shapes(learner, FlattenConsecutive, inp["pairs"])}
+
+
+@judge("flatten_consecutive_pairs")
+def _(inp, d):
+    for (n, (B, T, C)), got in zip(inp["pairs"], d.shapes("shapes", len(inp["pairs"]))):
+        want = (B, T // n, C * n)
+        if tuple(got) != want:
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {want}: "
+                 "view it as (B, T // n, C * n)")
+
+
+@probe("flatten_consecutive_full", inputs=_fc_inputs)
+def _(learner, inp, FlattenConsecutive):
+    return {"shapes": _shapes(learner, FlattenConsecutive, inp["full"])}
+
+
+@judge("flatten_consecutive_full")
+def _(inp, d):
+    for (n, (B, T, C)), got in zip(inp["full"], d.shapes("shapes", len(inp["full"]))):
+        if tuple(got) == (B, 1, T * C):
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}: when T == n the middle "
+                 "dim has size 1, squeeze it (x.squeeze(1)) so the output is (B, C*n)")
+        if tuple(got) != (B, T * C):
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {(B, T * C)}")
+
+
+@probe("flatten_consecutive_batch_of_one", inputs=_fc_inputs)
+def _(learner, inp, FlattenConsecutive):
+    return {"shapes": _shapes(learner, FlattenConsecutive, inp["one"])}
+
+
+@judge("flatten_consecutive_batch_of_one")
+def _(inp, d):
+    for (n, (B, T, C)), got in zip(inp["one"], d.shapes("shapes", len(inp["one"]))):
+        want = (1, T * C) if n == T else (1, T // n, C * n)
+        if tuple(got) != want:
+            hint = (": squeeze only dim 1 (x.squeeze(1)); x.squeeze() also drops a batch of one"
+                    if len(got) < len(want) else "")
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {want}{hint}")
+
+
+@probe("flatten_consecutive_values", inputs=_fc_inputs)
+def _(learner, inp, FlattenConsecutive):
+    return {"outs": [_run(learner, FlattenConsecutive, n, inp["x"]) for n in (2, 4, 8)]}
+
+
+@probe("flatten_consecutive_parameters", inputs=_fc_inputs)
+def _(learner, inp, FlattenConsecutive):
+    fc = learner.call("FlattenConsecutive(2)", FlattenConsecutive, 2)
+    return {"n": len(learner.parameters(fc, "FlattenConsecutive(2)"))}
+
+
+@judge("flatten_consecutive_parameters")
+def _(inp, d):
+    if d.int("n"):
+        fail("FlattenConsecutive(2).parameters() is not empty: return []")
+
+
+# The grader's own layers (torch ops), to run the learner's FlattenConsecutive inside the lecture's model.
+
+class RefLinear:
+    def __init__(self, fan_in, fan_out, bias=True):
+        self.weight = torch.randn((fan_in, fan_out)) / fan_in**0.5
+        self.bias = torch.zeros(fan_out) if bias else None
+
+    def __call__(self, x):
+        return F.linear(x, self.weight.T, self.bias)
+
+
+class RefBatchNorm1d:
+    def __init__(self, dim):
+        self.bn = torch.nn.BatchNorm1d(dim)
+
+    def __call__(self, x):
+        return self.bn(x) if x.ndim == 2 else self.bn(x.permute(0, 2, 1)).permute(0, 2, 1).contiguous()
+
+
+@probe("hierarchical_shapes", inputs=_fc_inputs)
+def _(learner, inp, FlattenConsecutive):
+    h = inp["hier"]
+    torch.manual_seed(h["seed"])
+    x = F.embedding(h["x"], torch.randn(VOCAB, h["n_embd"]))     # (B, 8, n_embd)
+    shapes, fan_in = [], h["n_embd"]
+    for level in range(3):
+        fc = learner.call("FlattenConsecutive(2)", FlattenConsecutive, 2)
+        x = learner.output(f"the level {level + 1} FlattenConsecutive(2) of the hierarchical model", fc, x)
+        shapes.append(list(x.shape))
+        if x.shape[-1] != 2 * fan_in:
+            return {"shapes": shapes}                           # the grader's next Linear cannot take it
+        x = torch.tanh(RefBatchNorm1d(h["n_hidden"])(RefLinear(2 * fan_in, h["n_hidden"], bias=False)(x)))
+        fan_in = h["n_hidden"]
+    logits = RefLinear(fan_in, VOCAB)(x)
+    return {"shapes": shapes, "logits": list(logits.shape)}

@@ -1,0 +1,503 @@
+"""Exercise 1's layers (and exercise 4's BatchNorm1d): ``Linear``, ``BatchNorm1d``, ``Tanh``.
+
+Probes and the judges of the visible tests; the hidden tests' judges are the
+grader's (``autograder/judges``). Every size and value is drawn from the
+test's seed. Where a test is about values, the probe writes the grader's
+values into the learner's own tensors first (``Learner.assign``), so the
+right output is fixed by the seed alone.
+"""
+import torch
+
+from wavenet.checks.oracle import close
+from wavenet.checks.probe import probe, randint, randn
+from wavenet.checks.verdict import fail, judge
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def sizes(gen, lo=6, hi=40):
+    """``(fan_in, fan_out)``, different from each other, so a transposed weight shows."""
+    a = randint(lo, hi, gen)
+    b = randint(lo, hi - 1, gen)
+    return a, b + (b >= a)
+
+
+def deltas(gen, n=8):
+    """Offsets, far apart, that a probe adds to each tensor ``parameters()`` returns, in order: reading the
+    module's attributes afterwards shows which of them the list holds (the tensors themselves, not copies)."""
+    return [100.0 * (k + 1) + float(torch.rand((), generator=gen)) for k in range(n)]
+
+
+def bump(ps, offsets):
+    """Add ``offsets[k]`` to the k-th tensor of ``ps`` in place (kernel side)."""
+    with torch.no_grad():
+        for p, d in zip(ps, offsets):
+            p.add_(d)
+
+
+def which(before, after, offsets):
+    """The index of the offset ``after - before`` equals (``None``: unchanged; ``-1``: something else)."""
+    diff = (after.reshape(-1).double() - before.reshape(-1).double())
+    if diff.numel() == 0:
+        return None
+    if diff.abs().max() < 1e-3:
+        return None
+    for k, d in enumerate(offsets):
+        if (diff - d).abs().max() < 1e-2:
+            return k
+    return -1
+
+
+def call_name(cls, *args, **kwargs):
+    """``BatchNorm1d(68, eps=0.1)``: how the tests name a construction."""
+    parts = [str(a) for a in args] + [f"{k}={v}" for k, v in kwargs.items()]
+    return f"{cls}({', '.join(parts)})"
+
+
+# ---------------------------------------------------------------- Linear
+
+def _linear_inputs(gen):
+    fan_in, fan_out = sizes(gen)
+    B, T = randint(2, 9, gen), randint(2, 5, gen)
+    return {"fan_in": fan_in, "fan_out": fan_out, "W": randn(fan_in, fan_out, gen=gen) / fan_in**0.5,
+            "b": randn(fan_out, gen=gen), "xs": [randn(B, fan_in, gen=gen), randn(B, T, fan_in, gen=gen),
+                                                  randn(1, fan_in, gen=gen)],
+            "offsets": deltas(gen)}
+
+
+def _weight(learner, lin, what, fan_in, fan_out):
+    return learner.tensor(lin, "weight", what, shape=(fan_in, fan_out), hint="linear_layout")
+
+
+@probe("linear_shapes", inputs=_linear_inputs)
+def _(learner, inp, Linear):
+    fi, fo = inp["fan_in"], inp["fan_out"]
+    what = call_name("Linear", fi, fo)
+    lin = learner.call(what, Linear, fi, fo)
+    W = learner.tensor(lin, "weight", what)
+    b = learner.attr(lin, "bias", what)
+    outs = [learner.output(f"{what} on a {tuple(x.shape)} input", lin, x) for x in inp["xs"]]
+    return {"weight": list(W.shape), "bias": None if b is None else list(learner.check_tensor(b, f"{what}.bias").shape),
+            "outs": [list(o.shape) for o in outs]}
+
+
+@judge("linear_shapes")
+def _(inp, d):
+    fi, fo = inp["fan_in"], inp["fan_out"]
+    what = call_name("Linear", fi, fo)
+    W = d.shape("weight")
+    if W == (fo, fi):
+        fail(f"{what}.weight has shape {W}: the lecture keeps it as (fan_in, fan_out) and computes x @ weight "
+             "(torch.nn.Linear stores the transpose)", cause=("shape", "linear_layout"))
+    if W != (fi, fo):
+        fail(f"{what}.weight has shape {W}, not {(fi, fo)}")
+    if d.d.get("bias") is None:
+        fail(f"{what}.bias is None: bias=True is the default")
+    if d.shape("bias") != (fo,):
+        fail(f"{what}.bias has shape {d.shape('bias')}, not {(fo,)}")
+    for x, got in zip(inp["xs"], d.shapes("outs", len(inp["xs"]))):
+        want = tuple(x.shape[:-1]) + (fo,)
+        if tuple(got) != want:
+            fail(f"{what} on a {tuple(x.shape)} input gave shape {tuple(got)}, not {want}")
+
+
+@probe("linear_forward", inputs=_linear_inputs)
+def _(learner, inp, Linear):
+    fi, fo = inp["fan_in"], inp["fan_out"]
+    what = call_name("Linear", fi, fo)
+    lin = learner.call(what, Linear, fi, fo)
+    _weight(learner, lin, what, fi, fo)
+    learner.assign(lin, "weight", inp["W"], what, hint="linear_layout")
+    learner.assign(lin, "bias", inp["b"], what)
+    return {"outs": [learner.output(f"{what} on a {tuple(x.shape)} input", lin, x) for x in inp["xs"][:2]]}
+
+
+@probe("linear_no_bias", inputs=_linear_inputs)
+def _(learner, inp, Linear):
+    fi, fo = inp["fan_in"], inp["fan_out"]
+    what = call_name("Linear", fi, fo, bias=False)
+    lin = learner.call(what, Linear, fi, fo, bias=False)
+    _weight(learner, lin, what, fi, fo)
+    learner.assign(lin, "weight", inp["W"], what, hint="linear_layout")
+    out = learner.output(f"{what} on a {tuple(inp['xs'][0].shape)} input", lin, inp["xs"][0])
+    ps = learner.parameters(lin, what)
+    return {"out": out, "n": len(ps), "numel": sum(p.numel() for p in ps)}
+
+
+@judge("linear_no_bias")
+def _(inp, d):
+    what = call_name("Linear", inp["fan_in"], inp["fan_out"], bias=False)
+    if d.int("n") != 1 or d.int("numel") != inp["W"].numel():
+        fail(f"{what}.parameters() returned {d.int('n')} tensors ({d.int('numel')} values): with bias=False "
+             "it must be [weight] only; honour the bias argument")
+    x = inp["xs"][0]
+    if not close(d.tensor("out"), x @ inp["W"]):
+        fail(f"{what}(x) is not x @ weight: with bias=False nothing is added")
+
+
+def _init_inputs(gen):
+    # one layer wide and one tall, so fan_in and fan_out scalings tell apart (4x in either direction)
+    a, b = randint(120, 250, gen), randint(120, 250, gen)
+    return {"layers": [(a, 4 * a), (4 * b, b)], "seeds": [randint(0, 2**30, gen) for _ in range(2)]}
+
+
+@probe("linear_init", inputs=_init_inputs)
+def _(learner, inp, Linear):
+    out = []
+    for (fi, fo), seed in zip(inp["layers"], inp["seeds"]):
+        what = call_name("Linear", fi, fo)
+        torch.manual_seed(seed)
+        lin = learner.call(what, Linear, fi, fo)
+        W = learner.tensor(lin, "weight", what).detach().double()  # any layout: linear_shapes reports it
+        b = learner.attr(lin, "bias", what)
+        b = None if b is None else learner.check_tensor(b, f"{what}.bias").detach().double()
+        out.append({"std": W.std().item(), "mean": W.mean().item(),
+                    "bias_absmax": None if b is None else (b.abs().max().item() if b.numel() else 0.0)})
+    return {"layers": out}
+
+
+# what a weight's std times sqrt(fan_in) is for each common scaling (the lecture's is 1)
+SCALINGS = [
+    ("the weights are not scaled: divide torch.randn((fan_in, fan_out)) by fan_in**0.5", lambda fi, fo: fi**0.5),
+    ("scaled by 1/sqrt(fan_out): the lecture divides by sqrt(fan_in)", lambda fi, fo: (fi / fo)**0.5),
+    ("scaled by 1/fan_in: the lecture divides by sqrt(fan_in), not by fan_in", lambda fi, fo: fi**-0.5),
+    ("scaled by sqrt(2/fan_in) (Kaiming, for ReLU): the lecture divides by sqrt(fan_in)", lambda fi, fo: 2**0.5),
+    ("scaled by the tanh gain 5/3: this course's Linear divides by sqrt(fan_in) alone", lambda fi, fo: 5 / 3),
+    ("scaled by sqrt(2/(fan_in + fan_out)) (Xavier): the lecture divides by sqrt(fan_in)",
+     lambda fi, fo: (2 * fi / (fi + fo))**0.5),
+]
+
+
+@judge("linear_init")
+def _(inp, d):
+    layers = d.subs("layers", len(inp["layers"]))
+    ratios = []
+    for (fi, fo), L in zip(inp["layers"], layers):
+        ratios.append(L.float("std") * fi**0.5)  # 1 for the lecture's scale; 100k+ draws pin it to ~0.3%
+    if any(abs(r - 1) > 0.05 for r in ratios):
+        # a hint only when it explains both layers: it must not contradict what was measured
+        hint = next((text for text, ratio in SCALINGS
+                     if all(abs(r / ratio(fi, fo) - 1) < 0.05 for r, (fi, fo) in zip(ratios, inp["layers"]))),
+                    "draw torch.randn((fan_in, fan_out)) and divide by fan_in**0.5")
+        (fi, fo), L = next(((l, L) for l, L, r in zip(inp["layers"], layers, ratios) if abs(r - 1) > 0.05))
+        fail(f"{call_name('Linear', fi, fo)}.weight has std {L.float('std'):.4f}: {hint}")
+    for (fi, fo), L in zip(inp["layers"], layers):
+        if abs(L.float("mean")) * fi**0.5 > 0.05:
+            fail(f"{call_name('Linear', fi, fo)}.weight has mean {L.float('mean'):.4f}: draw it from torch.randn "
+                 "(centred on zero)")
+        if L.d.get("bias_absmax") is None:
+            fail(f"{call_name('Linear', fi, fo)}.bias is None: bias=True is the default")
+        if L.float("bias_absmax") != 0:
+            fail(f"{call_name('Linear', fi, fo)}.bias does not start at zeros (largest value "
+                 f"{L.float('bias_absmax'):.3g}): the lecture starts it at torch.zeros(fan_out)")
+
+
+@probe("linear_parameters", inputs=_linear_inputs)
+def _(learner, inp, Linear):
+    fi, fo = inp["fan_in"], inp["fan_out"]
+    what = call_name("Linear", fi, fo)
+    lin = learner.call(what, Linear, fi, fo)
+    W = learner.tensor(lin, "weight", what)
+    transposed = tuple(W.shape) == (fo, fi)  # the layout is linear_shapes' business, not this test's
+    learner.assign(lin, "weight", inp["W"].T if transposed else inp["W"], what)
+    learner.assign(lin, "bias", inp["b"], what)
+    ps = learner.parameters(lin, what)
+    bump(ps, inp["offsets"])
+    W = learner.tensor(lin, "weight", what)
+    return {"n": len(ps), "weight": W.T if transposed else W, "bias": learner.tensor(lin, "bias", what)}
+
+
+@judge("linear_parameters")
+def _(inp, d):
+    what = call_name("Linear", inp["fan_in"], inp["fan_out"])
+    found = {"weight": which(inp["W"], d.tensor("weight"), inp["offsets"]),
+             "bias": which(inp["b"], d.tensor("bias"), inp["offsets"])}
+    missing = [name for name, k in found.items() if k is None]
+    if missing:
+        fail(f"{what}.parameters() misses {' and '.join(missing)}: return [weight, bias] "
+             "(the tensors themselves, not copies)")
+    if d.int("n") != 2 or -1 in found.values() or found["weight"] == found["bias"]:
+        fail(f"{what}.parameters() returned {d.int('n')} tensors: return exactly [weight, bias]")
+
+
+# ---------------------------------------------------------------- BatchNorm1d
+
+def batches(gen, C, ndim, n, N=None, L=None):
+    """``n`` batches ``(N, C)`` or ``(N, L, C)`` whose channels have different means and scales."""
+    N = N or randint(16, 40, gen)
+    L = L or randint(2, 6, gen)
+    shape = (N, C) if ndim == 2 else (N, L, C)
+    mean = randn(C, gen=gen, std=2.0)
+    std = torch.rand(C, generator=gen) + 0.5
+    return [randn(*shape, gen=gen) * std + mean + 0.3 * k for k in range(n)]
+
+
+def _bn_inputs(gen, ndim=2, ndims=None):
+    C = randint(20, 80, gen)
+    return {"C": C, "x": batches(gen, C, ndim, 1)[0], "gamma": randn(C, gen=gen, mean=1.0, std=0.5),
+            "beta": randn(C, gen=gen, std=0.5), "mean": randn(C, gen=gen, std=0.5),
+            "var": torch.rand(C, generator=gen) + 0.5,
+            "xs": {nd: batches(gen, C, nd, 1)[0] for nd in (ndims or (2, 3))},
+            "offsets": deltas(gen)}
+
+
+def set_mode(learner, module, training, what):
+    """Put one learner BatchNorm1d in training or eval mode (it must have the flag)."""
+    learner.attr(module, "training", what)
+    learner.call(f"setting {what}.training", setattr, module, "training", training)
+
+
+@probe("batchnorm_init", inputs=_bn_inputs)
+def _(learner, inp, BatchNorm1d):
+    C = inp["C"]
+    what = call_name("BatchNorm1d", C)
+    bn = learner.call(what, BatchNorm1d, C)
+    data = {name: learner.tensor(bn, name, what).detach().reshape(-1)
+            for name in ("gamma", "beta", "running_mean", "running_var")}
+    data["training"] = learner.attr(bn, "training", what) is True
+    return data
+
+
+@judge("batchnorm_init")
+def _(inp, d, **options):
+    C = inp["C"]
+    what = call_name("BatchNorm1d", C)
+    for name, start in (("gamma", "ones"), ("beta", "zeros"), ("running_mean", "zeros"), ("running_var", "ones")):
+        t = d.tensor(name)
+        if t.numel() != C:
+            fail(f"{what}.{name} has {t.numel()} values: one per channel, {C}")
+        if not torch.equal(t.float(), getattr(torch, start)(C)):
+            fail(f"{what}.{name} should start as torch.{start}({C})")
+    if not d.bool("training"):
+        fail(f"{what}.training should be True after construction: a new layer starts in training mode")
+
+
+@probe("batchnorm_shapes", inputs=_bn_inputs)
+def _(learner, inp, BatchNorm1d, ndims=(2, 3)):
+    C = inp["C"]
+    out = []
+    for nd in ndims:
+        what = call_name("BatchNorm1d", C)
+        bn = learner.call(what, BatchNorm1d, C)
+        x = inp["xs"][nd]
+        train = learner.output(f"{what} on a {tuple(x.shape)} input", bn, x)
+        set_mode(learner, bn, False, what)
+        one = learner.output(f"{what} in eval mode on a {tuple(x[:1].shape)} input", bn, x[:1])
+        out += [list(train.shape), list(one.shape)]
+    return {"shapes": out}
+
+
+@judge("batchnorm_shapes")
+def _(inp, d, ndims=(2, 3)):
+    what = call_name("BatchNorm1d", inp["C"])
+    shapes = d.shapes("shapes", 2 * len(ndims))
+    for nd, train, one in zip(ndims, shapes[::2], shapes[1::2]):
+        x = inp["xs"][nd]
+        if tuple(train) != tuple(x.shape):
+            fail(f"{what} on a {tuple(x.shape)} input (training) has shape {tuple(train)}, not {tuple(x.shape)}")
+        if tuple(one) != tuple(x[:1].shape):
+            fail(f"{what} in eval mode on a {tuple(x[:1].shape)} input has shape {tuple(one)}, "
+                 f"not {tuple(x[:1].shape)}")
+
+
+def _stats_count_inputs(gen, ndim=3):
+    C = randint(20, 80, gen)
+    return {"C": C, "x": batches(gen, C, ndim, 1)[0]}
+
+
+@probe("batchnorm_stats_count", inputs=_stats_count_inputs)
+def _(learner, inp, BatchNorm1d, ndim=3):
+    what = call_name("BatchNorm1d", inp["C"])
+    bn = learner.call(what, BatchNorm1d, inp["C"])
+    learner.call(f"{what} on a {tuple(inp['x'].shape)} input", bn, inp["x"])
+    return {name: list(learner.tensor(bn, name, what).shape) for name in ("running_mean", "running_var")}
+
+
+def count_message(what, name, n, C, when=""):
+    """The one wording for running statistics that are not one per channel."""
+    hint = (" (the lecture's 3-D bug: reduce over dims (0, 1) for 3-D input, not dim 0 only)"
+            if n > C and n % C == 0 else "")
+    return f"{what}.{name} has {n} values for {C} channels{when}: keep exactly one per channel{hint}"
+
+
+@judge("batchnorm_stats_count")
+def _(inp, d, ndim=3):
+    C, x = inp["C"], inp["x"]
+    for name in ("running_mean", "running_var"):
+        n = 1
+        for s in d.shape(name):
+            n *= s
+        if n != C:
+            fail(count_message(call_name("BatchNorm1d", C), name, n, C, f" after a {tuple(x.shape)} batch"))
+
+
+def _no_graph_inputs(gen, ndim=2):
+    C = randint(20, 80, gen)
+    return {"C": C, "x": batches(gen, C, ndim, 1)[0]}
+
+
+@probe("batchnorm_no_graph", inputs=_no_graph_inputs)
+def _(learner, inp, BatchNorm1d, ndim=2):
+    what = call_name("BatchNorm1d", inp["C"])
+    bn = learner.call(what, BatchNorm1d, inp["C"])
+    for name in ("gamma", "beta"):
+        t = learner.tensor(bn, name, what)
+        if t.is_leaf:
+            t.requires_grad_(True)
+    x = inp["x"].clone().requires_grad_(True)
+    out = learner.output(f"{what} on a {tuple(x.shape)} input", bn, x)
+    graph = {}
+    for name in ("running_mean", "running_var"):
+        t = learner.tensor(bn, name, what)
+        graph[name] = bool(t.requires_grad or t.grad_fn is not None)
+    learner.call(f"backward through {what}", out.sum().backward)
+    return {"graph": graph, "x_grad": x.grad is not None}
+
+
+@judge("batchnorm_no_graph")
+def _(inp, d, ndim=2):
+    what = call_name("BatchNorm1d", inp["C"])
+    graph = d.sub("graph")
+    for name in ("running_mean", "running_var"):
+        if graph.bool(name):
+            fail(f"{what}.{name} carries an autograd graph (requires_grad=True) after a training step: "
+                 "update the running statistics inside `with torch.no_grad():`")
+    if not d.bool("x_grad"):
+        fail(f"no gradient reached the input of {what}: the output must be computed from x with torch ops")
+
+
+def _bn_values_inputs(gen, ndim=2):
+    C, N, L = randint(20, 80, gen), randint(16, 40, gen), randint(2, 6, gen)  # one batch shape for the whole test
+    runs = []
+    for kwargs, steps in (({}, 5), ({"momentum": 0.3}, 3)):
+        runs.append({"kwargs": kwargs, "batches": batches(gen, C, ndim, steps, N, L)})
+    return {"C": C, "runs": runs, "outputs": [
+        {"kwargs": kwargs, "x": batches(gen, C, ndim, 1, N, L)[0], "gamma": randn(C, gen=gen, mean=1.0, std=0.5),
+         "beta": randn(C, gen=gen, std=0.5)} for kwargs in ({}, {"eps": 0.1})],
+        "eval": {"x": batches(gen, C, ndim, 1, N, L)[0] * 3 + 1, "gamma": randn(C, gen=gen, mean=1.0, std=0.5),
+                 "beta": randn(C, gen=gen, std=0.5), "mean": randn(C, gen=gen, std=0.5),
+                 "var": torch.rand(C, generator=gen) + 0.5}}
+
+
+def train_outputs(learner, inp, BatchNorm1d):
+    """Training-mode outputs with the grader's gamma and beta (kernel side)."""
+    outs = []
+    for case in inp["outputs"]:
+        what = call_name("BatchNorm1d", inp["C"], **case["kwargs"])
+        bn = learner.call(what, BatchNorm1d, inp["C"], **case["kwargs"])
+        learner.assign(bn, "gamma", case["gamma"], what)
+        learner.assign(bn, "beta", case["beta"], what)
+        outs.append(learner.output(f"{what} on a {tuple(case['x'].shape)} input", bn, case["x"]))
+    return {"outs": outs}
+
+
+def running_stats(learner, inp, BatchNorm1d):
+    """Running statistics at the start and after each training step (kernel side)."""
+    runs = []
+    for run in inp["runs"]:
+        what = call_name("BatchNorm1d", inp["C"], **run["kwargs"])
+        bn = learner.call(what, BatchNorm1d, inp["C"], **run["kwargs"])
+
+        def stats():
+            return [learner.tensor(bn, n, what).detach().reshape(-1).clone() for n in ("running_mean", "running_var")]
+        seen = [stats()]
+        for x in run["batches"]:
+            learner.call(f"{what} on a {tuple(x.shape)} input", bn, x)
+            seen.append(stats())
+        runs.append({"stats": seen})
+    return {"runs": runs}
+
+
+probe("batchnorm_train_output", inputs=_bn_values_inputs)(
+    lambda learner, inp, BatchNorm1d, ndim=2: train_outputs(learner, inp, BatchNorm1d))
+probe("batchnorm_running_stats", inputs=_bn_values_inputs)(
+    lambda learner, inp, BatchNorm1d, ndim=2: running_stats(learner, inp, BatchNorm1d))
+
+
+@probe("batchnorm_2d_still_works", inputs=lambda gen: _bn_values_inputs(gen, ndim=2))
+def _(learner, inp, BatchNorm1d):
+    return {"train_output": train_outputs(learner, inp, BatchNorm1d),
+            "running_stats": running_stats(learner, inp, BatchNorm1d)}
+
+
+@probe("batchnorm_eval", inputs=_bn_values_inputs)
+def _(learner, inp, BatchNorm1d, ndim=2):
+    ev, C = inp["eval"], inp["C"]
+    what = call_name("BatchNorm1d", C)
+    bn = learner.call(what, BatchNorm1d, C)
+    learner.assign(bn, "gamma", ev["gamma"], what)
+    learner.assign(bn, "beta", ev["beta"], what)
+    for x in inp["runs"][0]["batches"][:2]:  # a couple of training steps first, as in real use
+        learner.call(f"{what} on a {tuple(x.shape)} input", bn, x)
+    for name, key in (("running_mean", "mean"), ("running_var", "var")):
+        if learner.tensor(bn, name, what).numel() == C:  # else the stats-count test says why
+            learner.assign(bn, name, ev[key], what)
+    set_mode(learner, bn, False, what)
+
+    def stats():
+        return [learner.tensor(bn, n, what).detach().clone() for n in ("running_mean", "running_var")]
+    before = stats()
+    x = ev["x"]
+    out = learner.output(f"{what} in eval mode on a {tuple(x.shape)} input", bn, x)
+    after = stats()
+    one = learner.output(f"{what} in eval mode on a single example {tuple(x[:1].shape)}", bn, x[:1])
+    return {"before": before, "after": after, "out": out, "one": one}
+
+
+# ---------------------------------------------------------------- parameters of a BatchNorm1d
+
+@probe("batchnorm_parameters", inputs=_bn_inputs)
+def _(learner, inp, BatchNorm1d):
+    C = inp["C"]
+    what = call_name("BatchNorm1d", C)
+    bn = learner.call(what, BatchNorm1d, C)
+    for name, key in (("gamma", "gamma"), ("beta", "beta"), ("running_mean", "mean"), ("running_var", "var")):
+        learner.assign(bn, name, inp[key], what)
+    ps = learner.parameters(bn, what)
+    bump(ps, inp["offsets"])
+    return {"n": len(ps), **{name: learner.tensor(bn, name, what).detach().reshape(-1)
+                             for name in ("gamma", "beta", "running_mean", "running_var")}}
+
+
+@judge("batchnorm_parameters")
+def _(inp, d):
+    C = inp["C"]
+    what = call_name("BatchNorm1d", C)
+    found = {}
+    for name, key in (("gamma", "gamma"), ("beta", "beta"), ("running_mean", "mean"), ("running_var", "var")):
+        t = d.tensor(name)
+        if t.numel() != C:
+            fail(f"{what}.{name} has {t.numel()} values: one per channel")
+        found[name] = which(inp[key], t, inp["offsets"])
+    for name in ("running_mean", "running_var"):
+        if found[name] is not None:
+            fail(f"{what}.parameters() includes {name}: it is a buffer updated by the running average, "
+                 "not trained by backprop; return [gamma, beta]")
+    missing = [name for name in ("gamma", "beta") if found[name] is None]
+    if missing:
+        fail(f"{what}.parameters() misses {' and '.join(missing)}: return [gamma, beta]")
+    if d.int("n") != 2 or -1 in found.values() or found["gamma"] == found["beta"]:
+        fail(f"{what}.parameters() returned {d.int('n')} tensors: return exactly [gamma, beta]")
+
+
+# ---------------------------------------------------------------- Tanh
+
+def _tanh_inputs(gen):
+    B, T, C = randint(2, 9, gen), randint(2, 5, gen), randint(5, 30, gen)
+    return {"xs": [randn(B, C, gen=gen, std=2.0), randn(B, T, C, gen=gen, std=2.0)]}
+
+
+@probe("tanh", inputs=_tanh_inputs)
+def _(learner, inp, Tanh):
+    act = learner.call("Tanh()", Tanh)
+    outs = [learner.output(f"Tanh() on a {tuple(x.shape)} input", act, x) for x in inp["xs"]]
+    return {"outs": outs, "n": len(learner.parameters(act, "Tanh()"))}
+
+
+@judge("tanh")
+def _(inp, d):
+    for x, out in zip(inp["xs"], d.tensors("outs", len(inp["xs"]))):
+        if not close(out, torch.tanh(x)):
+            fail(f"Tanh()(x) for x of shape {tuple(x.shape)} is not torch.tanh(x)")
+    if d.int("n"):
+        fail("Tanh().parameters() is not empty: Tanh has nothing to learn, return []")

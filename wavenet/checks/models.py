@@ -1,0 +1,279 @@
+"""Whole models (exercises 2, 4, 5): parameter counts, logits, eval mode, the validation-loss target.
+
+Probes and the judges of the visible tests; ``model_eval_mode`` and
+``val_loss`` are judged by the grader. For the validation-loss test the
+kernel trains a fresh ``build_model()`` with the grader's fixed recipe
+(:data:`RECIPE`, the course's one training loop :func:`wavenet.train.train`)
+on the training split and returns its logits for the evaluation inputs of
+:mod:`wavenet.checks.tasks`, whose labels only the grader holds.
+"""
+import json
+from collections import Counter
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from wavenet.checks import context
+from wavenet.checks.oracle import VOCAB, hierarchical_count, mlp_count
+from wavenet.checks.probe import Stop, probe, randint
+from wavenet.checks.verdict import fail, judge
+
+TARGETS = Path(__file__).with_name("targets")  # calibrated val-loss targets, one JSON per assignment
+
+
+def load_target(assignment):
+    """The calibrated validation-loss target of ``assignment`` (``python -m autograder calibrate``)."""
+    return json.loads((TARGETS / f"{assignment}.json").read_text())
+
+
+def switch(model, training):
+    """The grader's own train/eval switch: every layer with a ``training`` flag, nested ``layers`` too."""
+    for layer in getattr(model, "layers", [model]):
+        if hasattr(layer, "training"):
+            layer.training = training
+        if hasattr(layer, "layers") and layer is not model:
+            switch(layer, training)
+
+
+def build(learner, build_model, **kwargs):
+    what = "build_model(" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
+    model = learner.call(what, build_model, **kwargs)
+    if model is None:
+        raise Stop("none", what)
+    return model, what
+
+
+# ---------------------------------------------------------------- parameter counts
+
+def _count_inputs(gen, **options):
+    return {"seeded": {"n_embd": randint(6, 30, gen), "n_hidden": randint(20, 140, gen)},
+            "block_size": randint(4, 10, gen)}
+
+
+def _shapes(learner, model, what):
+    return [list(p.shape) for p in learner.parameters(model, what)]
+
+
+def ref_shapes(kind, block_size, n_embd, n_hidden):
+    """The lecture's parameter shapes in order, each with the layer it belongs to."""
+    out = [((VOCAB, n_embd), "Embedding(vocab_size, n_embd).weight")]
+    if kind == "mlp":
+        out += [((n_embd * block_size, n_hidden), "Linear(n_embd * block_size, n_hidden).weight")]
+        levels = 1
+    else:
+        levels = block_size.bit_length() - 1
+        out += [((2 * n_embd, n_hidden), "Linear(2 * n_embd, n_hidden).weight")]
+    for level in range(levels):
+        if level:
+            out += [((2 * n_hidden, n_hidden), "Linear(2 * n_hidden, n_hidden).weight")]
+        out += [((n_hidden,), "BatchNorm1d(n_hidden).gamma"), ((n_hidden,), "BatchNorm1d(n_hidden).beta")]
+    out += [((n_hidden, VOCAB), "Linear(n_hidden, vocab_size).weight"), ((VOCAB,), "Linear(n_hidden, vocab_size).bias")]
+    return out
+
+
+def count_hint(got_shapes, want, n_linear):
+    """Why the shapes differ from the lecture's, in words that fit what was measured."""
+    got = Counter(tuple(s) for s in got_shapes)
+    ref = Counter(s for s, _ in want)
+    missing, extra = ref - got, got - ref
+    names = {s: name for s, name in want}
+    if not missing and set(extra) == {want[-3][0]} and extra[want[-3][0]] == n_linear:
+        return ": the Linear layers before BatchNorm1d take bias=False (BatchNorm's beta does that job)"
+    if missing and not extra:
+        lost = ", ".join(f"{names[s]} {s}" for s in missing)
+        return f": tensors are missing from parameters() (it lacks {lost}): is a layer missing from parameters()?"
+    if missing and extra:
+        theirs = ", ".join(str(s) for s in sorted(extra))
+        lecture = ", ".join(f"{names[s]} {s}" for s in sorted(missing))
+        return f": some tensors have other shapes than the lecture's (yours: {theirs}; the lecture's: {lecture})"
+    return ""
+
+
+def _param_count_probe(learner, inp, build_model, configs):
+    out = []
+    for kwargs in configs:
+        model, what = build(learner, build_model, **kwargs)
+        out.append(_shapes(learner, model, what))
+    return {"shapes": out}
+
+
+def _judge_counts(d, kind, configs):
+    """``configs``: ``[(call kwargs, full kwargs)]``."""
+    all_shapes = d.list("shapes", len(configs))
+    for (call, full), shapes in zip(configs, all_shapes):
+        if not isinstance(shapes, list) or not all(
+                isinstance(s, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in s) for s in shapes):
+            fail("the test's data was malformed (parameter shapes): the notebook's code interfered with the test")
+        got = sum(int(torch.tensor(s).prod()) if s else 1 for s in shapes)
+        want_n = (mlp_count if kind == "mlp" else hierarchical_count)(**full)
+        if got == want_n:
+            continue
+        what = "build_model(" + ", ".join(f"{k}={v}" for k, v in call.items()) + ")"
+        desc = ", ".join(f"{k}={v}" for k, v in full.items())
+        n_linear = 1 if kind == "mlp" else full["block_size"].bit_length() - 1
+        hint = count_hint(shapes, ref_shapes(kind, **full), n_linear)
+        fail(f"{what} has {got:,} parameters; the lecture's model with {desc} has {want_n:,}{hint}")
+
+
+def _mlp_configs(inp):
+    s = inp["seeded"]
+    return [({}, dict(block_size=3, n_embd=10, n_hidden=200)),
+            ({"block_size": inp["block_size"]}, dict(block_size=inp["block_size"], n_embd=10, n_hidden=200)),
+            (dict(s), dict(block_size=3, **s))]
+
+
+@probe("mlp_param_count", inputs=_count_inputs)
+def _(learner, inp, build_model):
+    return _param_count_probe(learner, inp, build_model, [c for c, _ in _mlp_configs(inp)])
+
+
+@judge("mlp_param_count")
+def _(inp, d):
+    _judge_counts(d, "mlp", _mlp_configs(inp))
+
+
+def _hier_configs(inp, n_embd, n_hidden, other):
+    s = inp["seeded"]
+    return [({}, dict(block_size=8, n_embd=n_embd, n_hidden=n_hidden)),
+            (dict(n_embd=other[0], n_hidden=other[1]), dict(block_size=8, n_embd=other[0], n_hidden=other[1])),
+            (dict(s), dict(block_size=8, **s))]
+
+
+@probe("hierarchical_param_count", inputs=_count_inputs)
+def _(learner, inp, build_model, n_embd, n_hidden, other=(10, 68)):
+    return _param_count_probe(learner, inp, build_model, [c for c, _ in _hier_configs(inp, n_embd, n_hidden, other)])
+
+
+@judge("hierarchical_param_count")
+def _(inp, d, n_embd, n_hidden, other=(10, 68)):
+    _judge_counts(d, "hierarchical", _hier_configs(inp, n_embd, n_hidden, other))
+
+
+# ---------------------------------------------------------------- logits and eval mode
+
+def _logits_inputs(gen, block_size=8, **options):
+    B = randint(8, 48, gen)
+    return {"x": torch.randint(0, VOCAB, (B, block_size), generator=gen), "seed": randint(0, 2**30, gen)}
+
+
+@probe("model_logits", inputs=_logits_inputs)
+def _(learner, inp, build_model, block_size):
+    torch.manual_seed(inp["seed"])
+    model, what = build(learner, build_model)
+    x = inp["x"]
+    B = x.shape[0]
+    switch(model, True)
+    train = learner.output(f"{what} on a {(B, block_size)} batch", model, x)
+    switch(model, False)
+    with torch.no_grad():
+        batch = learner.output(f"{what} in eval mode on a {(B, block_size)} batch", model, x)
+        one = learner.output(f"{what} in eval mode on a single example {(1, block_size)}", model, x[:1])
+    return {"train": list(train.shape), "batch": batch, "one": one}
+
+
+@judge("model_logits")
+def _(inp, d, block_size):
+    B = inp["x"].shape[0]
+    what = "build_model()"
+    if d.shape("train") != (B, VOCAB):
+        fail(f"{what}'s logits for a {(B, block_size)} batch have shape {d.shape('train')}, not {(B, VOCAB)}")
+    batch, one = d.tensor("batch"), d.tensor("one")
+    if tuple(one.shape) != (1, VOCAB) or tuple(batch.shape) != (B, VOCAB):
+        fail(f"{what}'s eval-mode logits have shape {tuple(one.shape)} for a single example, not {(1, VOCAB)}")
+    if not torch.isfinite(one).all():
+        fail(f"{what} in eval mode gave non-finite logits for a single example: "
+             "eval mode must use BatchNorm's running statistics")
+    if not torch.allclose(one, batch[:1], rtol=1e-4, atol=1e-4):
+        fail(f"{what} in eval mode gives an example different logits alone than in a batch: "
+             "in eval mode no layer may look at the rest of the batch")
+
+
+@probe("model_eval_mode", inputs=_logits_inputs)
+def _(learner, inp, build_model, set_training, block_size):
+    torch.manual_seed(inp["seed"])
+    model, what = build(learner, build_model)
+    x = inp["x"]
+    switch(model, True)
+    learner.call(f"{what} on a {tuple(x.shape)} batch", model, x)
+    learner.call("set_training(model, False)", set_training, model, False)
+    with torch.no_grad():
+        one = learner.output(f"{what} after set_training(model, False) on a single example", model, x[:1])
+    return {"one": one}
+
+
+# ---------------------------------------------------------------- the validation-loss target
+
+# The grader's fixed fast recipe: it trains a fresh build_model() itself, so the
+# score does not depend on how long (or whether) the learner trained.
+RECIPE = {"optimizer": "adamw", "lr": 0.01, "schedule": "cosine", "weight_decay": 0.0,
+          "steps": 1000, "batch_size": 512, "block_size": 8, "threads": 1}
+GRADING_SEED = 1337
+TIME_LIMIT_S = 120.0  # a run this slow is stopped; the reference takes about 15 s on one core
+
+
+def recipe_of(r):
+    from wavenet.config import Recipe
+    return Recipe(steps=r["steps"], batch_size=r["batch_size"], lr=r["lr"], optimizer=r["optimizer"],
+                  schedule=r["schedule"], weight_decay=r["weight_decay"], log_every=max(1, r["steps"]))
+
+
+def eval_logits(model, X, batch_size=4096):
+    """Eval-mode logits for every row of ``X``, in chunks: ``(N, 27)``."""
+    switch(model, False)
+    with torch.no_grad():
+        return torch.cat([model(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+
+
+def train_and_score(learner, make_model, task, recipe, seed, loss_fn, preflight, score=eval_logits,
+                    time_limit=TIME_LIMIT_S, what="build_model()"):
+    """Train a fresh ``make_model()`` with ``recipe`` on the task's training split; logits for its eval inputs.
+
+    ``preflight(learner, model, what, X, Y)`` checks the logits of one batch first, so a model of the
+    wrong shape is told so in numbers. The grader (through a probe) and ``calibrate`` both call this,
+    so both see exactly the same training.
+    """
+    from wavenet.train import TooSlow, train
+    (Xtr, Ytr), evals = task["train"], task["eval"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(recipe["threads"])  # same arithmetic, and a fair share of the machine, for everyone
+    try:
+        torch.manual_seed(seed)
+        model = learner.call(what, make_model)
+        if model is None:
+            raise Stop("none", what)
+        if not learner.parameters(model, what):
+            raise Stop("empty", f"{what}.parameters()")
+        preflight(learner, model, what, Xtr, Ytr)
+
+        def run():
+            try:
+                train(model, Xtr, Ytr, recipe_of(recipe), log=None, loss_fn=loss_fn,
+                      generator=torch.Generator().manual_seed(seed), time_limit=time_limit)
+            except TooSlow as e:
+                raise Stop("slow", what, steps=e.step, total=e.steps) from None
+        learner.call(f"training {what} with the grader's recipe", run)
+        logits = learner.output(f"{what} in eval mode on the evaluation inputs", score, model, *evals)
+        return logits.detach().float()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def windows_preflight(learner, model, what, X, Y):
+    """One batch of 32 windows must give (32, 27) logits."""
+    switch(model, True)
+    xb = X[:32]
+    out = learner.output(f"{what} on a {tuple(xb.shape)} batch", model, xb)
+    if tuple(out.shape) != (32, VOCAB):
+        raise Stop("shape", f"{what}'s logits for a {tuple(xb.shape)} batch", got=list(out.shape), want=[32, VOCAB])
+
+
+def windows_loss(model, xb, yb):
+    return F.cross_entropy(model(xb), yb)
+
+
+@probe("val_loss")
+def _(learner, inp, build_model, assignment):
+    logits = train_and_score(learner, build_model, context.task("windows"), RECIPE, GRADING_SEED,
+                             loss_fn=windows_loss, preflight=windows_preflight)
+    return {"logits": logits}

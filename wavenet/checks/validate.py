@@ -1,0 +1,125 @@
+"""``python -m wavenet.checks.validate NOTEBOOK``: a learner's check before submitting.
+
+It runs every cell of the notebook in a fresh kernel, top to bottom, as the
+grader will (try-it cells are skipped, as when grading), and lists every
+problem: a visible test that fails, with its message, and an error in *any*
+cell, with the line of the learner's code that raised it. A pre-filled cell
+that fails because of the learner's code (``layer.out`` missing, say) shows
+up too. Exit status 0: nothing to fix; 1: problems (listed); 2: the file is
+not a notebook.
+
+Hidden tests are not in the learner's notebook; they run when it is graded.
+"""
+import argparse
+import os
+import re
+import sys
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _first_line(source):
+    return next((l for l in source.splitlines() if l.strip()), "").strip()[:100]
+
+
+def _is_test(cell):
+    nb = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(nb.get("grade")) and not nb.get("solution")
+
+
+def _label(cell, i):
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell '{gid}'" if gid else f"cell {i + 1}"
+
+
+def learner_line(traceback):
+    """``"line 12: self.out = x @ self.weight"`` from an IPython traceback: the last arrow in the notebook's code."""
+    found = None
+    for entry in traceback or []:
+        lines = ANSI.sub("", entry).splitlines()
+        if lines and ("Cell In[" in lines[0] or "ipython-input" in lines[0]):
+            for line in lines:
+                m = re.match(r"^-*>\s*(\d+)\s(.*)$", line)
+                if m:
+                    found = f"line {m.group(1)}: {m.group(2).strip()}"
+    return found
+
+
+def problems_of(nb):
+    """One line per problem in an executed notebook."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for o in cell.get("outputs", []):
+            if o.get("output_type") != "error":
+                continue
+            ename, evalue = o.get("ename", "Error"), str(o.get("evalue", "")).strip()
+            if _is_test(cell):
+                out.append(f"test failed ({_label(cell, i)}: {_first_line(cell.source)}): {evalue or ename}")
+            else:
+                where = learner_line(o.get("traceback"))
+                out.append(f"{_label(cell, i)} raised {ename}: {evalue[:200]}" + (f" (at {where})" if where else ""))
+            break
+    return out
+
+
+def edited_cells(nb):
+    """Read-only or test cells the learner changed (the grader puts the original back), where nbgrader is at hand."""
+    try:
+        from nbgrader.utils import compute_checksum
+    except ImportError:
+        return []
+    out = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("locked") and meta.get("checksum") and compute_checksum(cell) != meta["checksum"]:
+            out.append(f"{_label(cell, i)} is read-only but was edited: the grader runs the original")
+    return out
+
+
+def validate(path, timeout=300):
+    """Run the notebook at ``path``; return the list of problems (empty: nothing to fix)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(path), as_version=4)
+    edited = edited_cells(nb)
+    old = os.environ.get("NBGRADER_EXECUTION")
+    os.environ["NBGRADER_EXECUTION"] = "validate"  # try-it cells skip themselves, as when graded
+    try:
+        NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                       resources={"metadata": {"path": str(os.path.dirname(os.path.abspath(path)))}}).execute()
+    finally:
+        if old is None:
+            os.environ.pop("NBGRADER_EXECUTION", None)
+        else:
+            os.environ["NBGRADER_EXECUTION"] = old
+    return edited + problems_of(nb)
+
+
+def report(problems):
+    if not problems:
+        return "Success: every cell ran and every visible test passes (hidden tests run when graded)"
+    return "\n".join(problems + [f"{len(problems)} problem(s): fix them before you submit"])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m wavenet.checks.validate", description=__doc__.splitlines()[0])
+    p.add_argument("notebook")
+    p.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    args = p.parse_args(argv)
+    if not os.path.isfile(args.notebook):
+        print(f"error: no such file: {args.notebook}", file=sys.stderr)
+        return 2
+    try:
+        problems = validate(args.notebook, args.timeout)
+    except Exception as e:  # not JSON, not a notebook
+        print(f"error: {args.notebook} could not be run as a notebook: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    print(report(problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

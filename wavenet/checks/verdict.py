@@ -1,0 +1,227 @@
+"""From a probe's record to a verdict: pass, or fail with one message.
+
+:func:`verdict` is the one path from data to a decision, used by a learner's
+own notebook (visible tests) and by the grader (every test, in its own
+process). It draws the test's inputs again from the seed, decodes the data
+with :mod:`wavenet.checks.wire`, and calls the test's judge, which compares
+the data with torch on those inputs and raises :class:`Fail` naming the likely
+mistake. A record that is missing, malformed, of another test, or that says
+the probe stopped, fails with a reason; nothing else passes.
+
+Messages show the learner's values and the rule, never the grader's reference
+values. Text that came out of the kernel (what was being done, an exception's
+type and message, the learner's line) is checked before it is shown:
+``safe=True`` (the grader, for cells that ran after hidden test code reached
+the kernel) keeps only words from :data:`WORDS`, numbers and known exception
+names, so a submission cannot use a message to smuggle hidden test text out.
+"""
+import re
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from wavenet.checks import probe as probes
+from wavenet.checks.wire import Data, Malformed
+
+JUDGES = {}
+
+
+class Fail(Exception):
+    """A judge's way to fail a test; the message names the likely mistake. ``cause`` names the mistake
+    for tests that fail from the same one (see :class:`Verdict`)."""
+
+    def __init__(self, message, cause=None):
+        super().__init__(message)
+        self.cause = cause
+
+
+def fail(message, cause=None):
+    raise Fail(message, cause)
+
+
+def judge(name):
+    """Register the decorated ``fn(inputs, data, **options)`` as the judge of test ``name``."""
+    def register(fn):
+        if name in JUDGES:
+            raise ValueError(f"two judges named {name!r}")
+        JUDGES[name] = fn
+        return fn
+    return register
+
+
+@dataclass
+class Verdict:
+    """One test's outcome. ``cause`` identifies a learner error, so a later test failing from the same
+    error can say so instead of repeating it."""
+    passed: bool
+    message: str = ""
+    cause: Optional[tuple] = None
+
+
+# ---------------------------------------------------------------- words a message may carry
+
+# Every word a probe uses to say what it was doing, the names of the course's classes, functions
+# and attributes; a test checks that the probes' own descriptions use nothing else.
+WORDS = set("""
+a an and as at by for from in into of on the to through with your whole after before every each
+input inputs batch indices example examples single training eval mode modes names name step steps
+result results reading copying values value item items copy
+Linear BatchNorm1d Tanh Embedding Flatten FlattenConsecutive Sequential set_training build_model
+CausalConv1d conv_weight WaveNet model layers layer loss backward parameters shape
+weight bias gamma beta running_mean running_var training eps momentum out n dim
+fan_in fan_out num_embeddings embedding_dim kernel_size dilation dilations n_embd n_hidden block_size
+vocab_size in_channels out_channels True False None W x C validation split grader s
+logits recipe setting level hierarchical statistics running evaluation the
+""".split())
+ERRORS = {"Exception", "ArithmeticError", "AssertionError", "AttributeError", "IndexError", "KeyError",
+          "LookupError", "NameError", "NotImplementedError", "OverflowError", "RecursionError",
+          "RuntimeError", "StopIteration", "TypeError", "UnboundLocalError", "ValueError", "ZeroDivisionError",
+          "MemoryError", "OutOfMemoryError", "ImportError", "ModuleNotFoundError"}
+TYPES = {"NoneType", "bool", "int", "float", "str", "list", "tuple", "dict", "set", "ndarray", "Tensor",
+         "Parameter", "generator", "function", "method", "map", "zip", "filter"}
+TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?|[()\[\],.=*:'\"/ +-]")
+
+
+def safe_words(text, extra=()):
+    """``text`` if it is made only of known words, numbers and punctuation, else ``None``."""
+    if not isinstance(text, str) or len(text) > 200:
+        return None
+    pos = 0
+    for m in TOKEN.finditer(text):
+        if m.start() != pos:
+            return None
+        tok = m.group()
+        if tok[0].isalpha() or tok[0] == "_":
+            if tok not in WORDS and tok not in extra:
+                return None
+        pos = m.end()
+    return text if pos == len(text) else None
+
+
+def _shape(v):
+    if isinstance(v, list) and len(v) <= 8 and all(isinstance(n, int) and not isinstance(n, bool) for n in v):
+        return tuple(v)
+    return None
+
+
+# ---------------------------------------------------------------- why a probe stopped
+
+ATTRIBUTE_HINTS = {
+    "training": "set self.training = True in __init__ (eval mode sets it to False)",
+    "out": "keep the output in self.out, as the lecture's layers do (cells that print shapes read layer.out)",
+    "layers": "keep the layers, in order, in the list self.layers",
+    "weight": "create it in __init__",
+    "bias": "create it in __init__ (None when bias=False)",
+    "gamma": "create it in __init__: torch.ones(dim)",
+    "beta": "create it in __init__: torch.zeros(dim)",
+    "running_mean": "create it in __init__: torch.zeros(dim)",
+    "running_var": "create it in __init__: torch.ones(dim)",
+}
+SHAPE_HINTS = {
+    "linear_layout": "the lecture keeps it as (fan_in, fan_out) and computes x @ weight "
+                     "(torch.nn.Linear stores the transpose)",
+    "conv_layout": "keep it as torch.nn.Conv1d does, (out_channels, in_channels, kernel_size)",
+    "embedding_layout": "keep it as (num_embeddings, embedding_dim): one row per token",
+}
+
+
+def stop_message(reason, safe=False, where=None):
+    """``(message, cause)`` for a probe that stopped; ``where`` places a learner line in a cell (the grader)."""
+    if not isinstance(reason, dict):
+        return "the test's data was malformed (no reason given for stopping)", None
+    kind = reason.get("kind")
+    what = reason.get("what")
+    shown = safe_words(what) if safe else (what[:200] if isinstance(what, str) else None)
+    subject = shown or "your code"
+    if kind == "raised":
+        etype = reason.get("type") if reason.get("type") in ERRORS or not safe else None
+        etype = etype if isinstance(etype, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,60}", etype) else None
+        line = reason.get("line") if isinstance(reason.get("line"), str) else None
+        func = reason.get("func") if isinstance(reason.get("func"), str) else None
+        lineno = reason.get("lineno") if isinstance(reason.get("lineno"), int) else None
+        if where is not None:  # the grader: only a line found in the learner's own cells
+            place = where(line, lineno, func) if line else None
+        else:                  # the learner's own kernel
+            place = f"line {lineno} of {func[:60]}: `{line[:160]}`" if line and func else None
+        cause = ("raised", etype, place)
+        if etype == "NotImplementedError":
+            return f"{subject} raised NotImplementedError: replace `raise NotImplementedError()` with your code", cause
+        msg = f"{subject} raised {etype or 'an exception'}"
+        text = reason.get("message")
+        if not safe and isinstance(text, str) and text.strip():
+            msg += f": {text.strip().splitlines()[0][:200]}"
+        if place:
+            msg += f" (at {place})"
+        return msg, cause
+    if kind == "missing":
+        name = reason.get("name") if reason.get("name") in WORDS else None
+        if name is None:
+            return f"{subject} lacks an attribute the test needs", ("missing", None)
+        hint = ATTRIBUTE_HINTS.get(name)
+        return f"{subject} has no attribute `{name}`" + (f": {hint}" if hint else ""), ("missing", name)
+    if kind == "none":
+        if shown and shown.endswith(".bias"):
+            return f"{shown} is None: bias=True is the default", ("none", shown)
+        if shown and shown.startswith("build_model"):
+            return f"{shown} returned None: return the model", ("none", shown)
+        return f"{subject} is None", ("none", shown)
+    if kind == "type":
+        got = reason.get("got") if reason.get("got") in TYPES else "another type"
+        return f"{subject} is {got}, not a torch.Tensor", ("type", shown)
+    if kind == "nested":
+        return (f"{subject} returned a list of lists: flatten it, e.g. "
+                "[p for layer in self.layers for p in layer.parameters()]"), ("nested", shown)
+    if kind == "shape":
+        got, want = _shape(reason.get("got")), _shape(reason.get("want"))
+        if got is None or want is None:
+            return "the test's data was malformed (a shape that is not a list of sizes)", None
+        hint = SHAPE_HINTS.get(reason.get("hint")) if len(got) >= 2 and got == want[::-1] else None
+        if hint:
+            return f"{subject} has shape {got}: {hint}", ("shape", reason.get("hint"))
+        return f"{subject} has shape {got}, not {want}", ("shape", shown)
+    if kind == "empty":
+        return f"{subject} is empty: there is nothing to train", ("empty", shown)
+    if kind == "slow":
+        steps = reason.get("steps") if isinstance(reason.get("steps"), int) else "?"
+        total = reason.get("total") if isinstance(reason.get("total"), int) else "?"
+        return (f"the grader's training run was stopped at step {steps}/{total}: the model is far slower "
+                "than the lecture's"), ("slow", None)
+    return "the test's data was malformed (an unknown reason for stopping)", None
+
+
+# ---------------------------------------------------------------- the verdict
+
+def verdict(name, options, seed, record, judges=None, safe=False, where=None):
+    """Judge one test.
+
+    Args:
+        name, options: the test's probe and its options, as the test cell calls it.
+        seed: the run's seed (the inputs are drawn again from it).
+        record: the probe's record (decoded with :func:`wavenet.checks.wire.loads`), or ``None``.
+        judges: ``{name: judge}``; default: the visible tests' judges of this package.
+        safe: keep kernel text out of the message (see the module docstring).
+        where: ``where(line, lineno, function) -> "cell 'Linear', line 3: ..."``, or ``None`` when that line is
+            not in the learner's own cells.
+
+    Returns:
+        a :class:`Verdict`.
+    """
+    judges = JUDGES if judges is None else judges
+    if record is None:
+        return Verdict(False, "the test did not report a result (its cell did not run to the end, or the "
+                              "notebook replaced the course's check)")
+    if record.get("test") != name:
+        return Verdict(False, "the test's cell reported the result of another test")
+    if "stop" in record:
+        message, cause = stop_message(record["stop"], safe, where)
+        return Verdict(False, message, cause)
+    fn = judges.get(name)
+    if fn is None:
+        raise KeyError(f"no judge for test {name!r}")
+    try:
+        fn(probes.inputs(name, seed, options), Data(record["data"]), **(options or {}))
+    except Fail as e:
+        return Verdict(False, str(e), e.cause)
+    except Malformed as e:
+        return Verdict(False, f"the test's data was malformed ({e}): the notebook's code interfered with "
+                              "the test, which gets no credit")
+    return Verdict(True)
