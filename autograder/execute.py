@@ -18,6 +18,7 @@ the judge and the record read it from there, never from the kernel's outputs.
 import threading
 import time
 
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
@@ -48,20 +49,19 @@ class SandboxedExecute(Execute):
         self._watch_cpu()
         return kc
 
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)  # nbclient's sync name wraps its own method
+
     def _watch_cpu(self):
         """Kill the submission once its CPU time is spent (its cgroup counts every process)."""
         cg = getattr(self.km, "cgroup", None)
         if cg is None:
             return
-        self._cpu_spent = False
-
         def watch():
             while not self._cpu_done.wait(0.5):
                 if cg.cpu_seconds() > self.cpu_seconds:
                     self._cpu_spent = True
                     cg.kill()
                     return
-        self._cpu_done = threading.Event()
         threading.Thread(target=watch, daemon=True).start()
 
     def preprocess(self, nb, resources=None, km=None):
@@ -82,6 +82,7 @@ class SandboxedExecute(Execute):
             cg = getattr(self.km, "cgroup", None) if self.km is not None else None
             resources["autograder"]["oom"] = bool(cg is not None and cg.oom_killed())
             resources["autograder"]["cpu_spent"] = self._cpu_spent
+            resources["autograder"]["limits_note"] = getattr(self.km, "cgroup_note", "") if self.km else ""
 
     def _not_run(self, cell, index, why):
         self._events[index] = ("not run", why)
@@ -135,8 +136,6 @@ class SandboxedExecute(Execute):
     def _responsive(self, wait=10):
         """After an interrupt: does the kernel answer again within ``wait`` seconds?"""
         from queue import Empty
-
-        from jupyter_core.utils import run_sync
 
         async def probe():
             msg_id = self.kc.kernel_info()

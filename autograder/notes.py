@@ -57,6 +57,10 @@ def _scan(source, label, asked):
     found = []
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     for cls in classes:
+        for base in cls.bases:
+            if _dotted(base).split(".")[-1] in asked and "." in _dotted(base):
+                found.append(f"{label}, line {cls.lineno}: `{cls.name}` builds on `{_dotted(base)}`, the course's "
+                             "own answer, which a graded kernel does not have")
         torch_names = TORCH_LAYERS.get(cls.name, set())
         for node in ast.walk(cls):
             if isinstance(node, (ast.Attribute, ast.Name)) and _dotted(node) in torch_names:

@@ -151,7 +151,7 @@ def _(learner, inp, Linear):
         W = learner.tensor(lin, "weight", what).detach().double()  # any layout: linear_shapes reports it
         b = learner.attr(lin, "bias", what)
         b = None if b is None else learner.check_tensor(b, f"{what}.bias").detach().double()
-        out.append({"std": W.std().item(), "mean": W.mean().item(),
+        out.append({"shape": list(W.shape), "std": W.std().item(), "mean": W.mean().item(),
                     "bias_absmax": None if b is None else (b.abs().max().item() if b.numel() else 0.0)})
     return {"layers": out}
 
@@ -171,6 +171,9 @@ SCALINGS = [
 @judge("linear_init")
 def _(inp, d):
     layers = d.subs("layers", len(inp["layers"]))
+    for (fi, fo), L in zip(inp["layers"], layers):
+        if L.shape("shape") not in ((fi, fo), (fo, fi)):
+            fail(f"{call_name('Linear', fi, fo)}.weight has shape {L.shape('shape')}, not {(fi, fo)}")
     ratios = []
     for (fi, fo), L in zip(inp["layers"], layers):
         ratios.append(L.float("std") * fi**0.5)  # 1 for the lecture's scale; 100k+ draws pin it to ~0.3%
@@ -351,7 +354,7 @@ def _(learner, inp, BatchNorm1d, ndim=2):
         t = learner.tensor(bn, name, what)
         graph[name] = bool(t.requires_grad or t.grad_fn is not None)
     learner.call(f"backward through {what}", out.sum().backward)
-    return {"graph": graph, "x_grad": x.grad is not None}
+    return {"graph": graph, "x_grad": None if x.grad is None else list(x.grad.shape)}
 
 
 @judge("batchnorm_no_graph")
@@ -362,8 +365,10 @@ def _(inp, d, ndim=2):
         if graph.bool(name):
             fail(f"{what}.{name} carries an autograd graph (requires_grad=True) after a training step: "
                  "update the running statistics inside `with torch.no_grad():`")
-    if not d.bool("x_grad"):
+    if d.d.get("x_grad") is None:
         fail(f"no gradient reached the input of {what}: the output must be computed from x with torch ops")
+    if d.shape("x_grad") != tuple(inp["x"].shape):  # binds the data to this run's input
+        fail(f"the gradient that reached the input of {what} has shape {d.shape('x_grad')}, not {tuple(inp['x'].shape)}")
 
 
 def _bn_values_inputs(gen, ndim=2):

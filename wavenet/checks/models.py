@@ -153,7 +153,7 @@ def _(inp, d, n_embd, n_hidden, other=(10, 68)):
 # ---------------------------------------------------------------- logits and eval mode
 
 def _logits_inputs(gen, block_size=8, **options):
-    B = randint(8, 48, gen)
+    B = randint(8, 256, gen)  # the batch size binds the data to this run
     return {"x": torch.randint(0, VOCAB, (B, block_size), generator=gen), "seed": randint(0, 2**30, gen)}
 
 
@@ -199,7 +199,8 @@ def _(learner, inp, build_model, set_training, block_size):
     learner.call("set_training(model, False)", set_training, model, False)
     with torch.no_grad():
         one = learner.output(f"{what} after set_training(model, False) on a single example", model, x[:1])
-    return {"one": one}
+        batch = learner.output(f"{what} after set_training(model, False) on a {tuple(x.shape)} batch", model, x)
+    return {"one": one, "batch": list(batch.shape)}
 
 
 # ---------------------------------------------------------------- the validation-loss target
