@@ -15,7 +15,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-WORK = ROOT / ".nbgrader_work"  # scratch course directories (git-ignored)
+# the grader's private scratch space: courses, the grader key (git-ignored); AUTOGRADER_WORK moves it
+WORK = Path(os.environ.get("AUTOGRADER_WORK") or ROOT / ".nbgrader_work")
 
 
 class GradingError(Exception):

@@ -233,7 +233,7 @@ def test_reference_answers_need_no_review(assignment):
 
 
 @pytest.mark.parametrize("source, words", [
-    (S.CHEAT_IMPORT, "this exercise's answer"), (S.CHEAT_SUBCLASS, "wavenet"),
+    (S.CHEAT_IMPORT, "this exercise's answer"), (S.CHEAT_SUBCLASS, "the course's own answer"),
     ("import torch.nn.functional as F\nclass FlattenConsecutive:\n    pass\nclass Linear:\n    def __call__(self, x):\n        return F.linear(x, self.w)\n", "torch's own `F.linear`"),
     ("import importlib\n", "importlib"), ("get_ipython().events\n", "get_ipython"), ("import sys\nsys.modules['x'] = 1\n", "sys.modules"),
 ])
