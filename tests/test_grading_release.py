@@ -9,7 +9,7 @@ import ast
 
 import pytest
 
-from autograder.assignments import EXERCISES, answer_cells, names, nbgrader_meta, read_notebook, release_path, source_path, graded_cells
+from autograder.assignments import EXERCISES, answer_cells, hidden_lines, names, nbgrader_meta, read_notebook, release_path, source_path, graded_cells
 from autograder.judge import probe_call
 from autograder.release import NOTE_ID, generate
 from wavenet.checks import VAL_LOSS_TESTS, load_target, probe
@@ -57,23 +57,11 @@ def test_release_hides_solutions_and_hidden_tests(assignment):
     text = release_path(assignment).read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"{marker} leaked into the release of {assignment}"
-    solution = read_notebook(source_path(assignment))
-    hidden = [line.strip() for c in graded_cells(solution) for line in _hidden_lines(c.source)]
+    hidden = hidden_lines(assignment)
     released = read_notebook(release_path(assignment))
     released_tests = "\n".join(c.source for c in graded_cells(released))
     for line in hidden:
         assert line not in released_tests, f"hidden test {line!r} is visible in the release"
-
-
-def _hidden_lines(source):
-    inside = False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "END HIDDEN TESTS" in line:
-            inside = False
-        elif inside:
-            yield line
 
 
 def _signatures(source):

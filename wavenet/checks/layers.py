@@ -303,12 +303,12 @@ def _(inp, d, ndims=(2, 3)):
                  f"not {tuple(x[:1].shape)}")
 
 
-def _stats_count_inputs(gen, ndim=3):
+def _one_batch_inputs(gen, ndim=2):
     C = randint(20, 80, gen)
     return {"C": C, "x": batches(gen, C, ndim, 1)[0]}
 
 
-@probe("batchnorm_stats_count", inputs=_stats_count_inputs)
+@probe("batchnorm_stats_count", inputs=_one_batch_inputs)
 def _(learner, inp, BatchNorm1d, ndim=3):
     what = call_name("BatchNorm1d", inp["C"])
     bn = learner.call(what, BatchNorm1d, inp["C"])
@@ -334,12 +334,7 @@ def _(inp, d, ndim=3):
             fail(count_message(call_name("BatchNorm1d", C), name, n, C, f" after a {tuple(x.shape)} batch"))
 
 
-def _no_graph_inputs(gen, ndim=2):
-    C = randint(20, 80, gen)
-    return {"C": C, "x": batches(gen, C, ndim, 1)[0]}
-
-
-@probe("batchnorm_no_graph", inputs=_no_graph_inputs)
+@probe("batchnorm_no_graph", inputs=_one_batch_inputs)
 def _(learner, inp, BatchNorm1d, ndim=2):
     what = call_name("BatchNorm1d", inp["C"])
     bn = learner.call(what, BatchNorm1d, inp["C"])
