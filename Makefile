@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade validate calibrate bench train sweep clean
+.PHONY: setup data book book-fast chapter test exercises grade validate calibrate bench train sweep dist clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt
 setup: $(STAMP) data/names.txt
@@ -49,6 +49,14 @@ grade: setup
 ## validate: a learner's check before submitting, e.g. `make validate NB=exercises/01_layers/01_layers.ipynb`
 validate: setup
 	$(PY) -m autograder validate $(NB)
+
+## dist: the learner package as a wheel in $$DIST (default dist/), names.txt inside (from data/names.txt or $$NAMES_TXT)
+DIST ?= dist
+dist: setup
+	rm -f $(DIST)/building_a_wavenet-*.whl
+	@# the environment's own setuptools: no download, so it builds offline too
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) .
+	rm -rf build building_a_wavenet.egg-info
 
 ## calibrate: re-derive a validation-loss target from the solution, e.g. `make calibrate ASSIGNMENT=05_scaled_up`
 calibrate: setup
