@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade validate calibrate bench train sweep dist clean
+.PHONY: setup data book book-fast chapter test exercises grade validate lab calibrate bench train sweep dist clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt
 setup: $(STAMP) data/names.txt
@@ -54,6 +54,12 @@ MAKEFLAGS += --silent
 endif
 validate: setup
 	-$(PY) -m wavenet.checks.validate $(NB)
+
+## lab: JupyterLab as learners see it, on exercise 1: nbgrader's menus and server extensions off (learner/jupyter),
+## and .venv/bin first on PATH, so `python` in its terminals is the course's
+lab: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/learner/jupyter" \
+		$(VENV)/bin/jupyter lab exercises/01_layers/01_layers.ipynb
 
 ## dist: the learner package as a wheel in $$DIST (default dist/), names.txt inside (from data/names.txt or $$NAMES_TXT)
 DIST ?= dist
