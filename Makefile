@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade validate lab calibrate bench train sweep dist clean
+.PHONY: setup data book book-fast chapter test exercises grade validate lab calibrate bench train sweep dist student-release clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt
 setup: $(STAMP) data/names.txt
@@ -68,6 +68,17 @@ dist: setup
 	@# the environment's own setuptools: no download, so it builds offline too
 	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) .
 	rm -rf build building_a_wavenet.egg-info
+
+## student-release: what students get, in one folder ($$STUDENT_RELEASE, default _build/student-release):
+## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md
+STUDENT_RELEASE ?= _build/student-release
+BOOK_HTML ?= _build/html
+student-release: dist $(if $(filter _build/html,$(BOOK_HTML)),book)
+	rm -rf $(STUDENT_RELEASE)
+	mkdir -p $(STUDENT_RELEASE)/exercises
+	cd exercises && find . -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -exec cp --parents {} "$(abspath $(STUDENT_RELEASE))/exercises" \;
+	cp -r $(BOOK_HTML) $(STUDENT_RELEASE)/book
+	cp $(DIST)/building_a_wavenet-*.whl learner/README.md $(STUDENT_RELEASE)/
 
 ## calibrate: re-derive a validation-loss target from the solution, e.g. `make calibrate ASSIGNMENT=05_scaled_up`
 calibrate: setup
