@@ -30,7 +30,7 @@ from wavenet.config import device, recipe  # noqa: E402
 from wavenet.conv import (  # noqa: E402
     TorchWaveNet, example_loop, from_hierarchical, name_sequences, position_loop, positions_logits,
 )
-from wavenet.experiment import to_device  # noqa: E402
+from wavenet.train import to_device  # noqa: E402
 from wavenet.models import count_params, hierarchical  # noqa: E402
 from wavenet.train import set_training, train  # noqa: E402
 

@@ -1,35 +1,17 @@
-"""Small helpers the book's pages share: moving a model to a device, loss plots.
+"""The book's figures and printouts: loss plots, run curves, sampled names.
 
 Nothing here changes what a model computes; the chapters keep the lecture's
 order of random calls (seed, build, train) in plain sight.
 """
 import textwrap
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from wavenet.results import window
-from wavenet.train import smooth
-
-
-def to_device(model, device):
-    """Move every tensor a model's layers hold (parameters and buffers) to ``device``.
-
-    The model is built on the CPU first, so its random init is the lecture's
-    whatever the device. Parameters stay leaves that require grad.
-
-    Example:
-        >>> model = to_device(mlp(3), torch.device("cpu"))
-    """
-    for layer in getattr(model, "layers", [model]):
-        if hasattr(layer, "layers"):
-            to_device(layer, device)
-        for name, value in vars(layer).items():
-            if isinstance(value, torch.Tensor):
-                moved = value.detach().to(device)
-                setattr(layer, name, moved.requires_grad_(value.requires_grad))
-    return model
+from wavenet.train import smooth, to_device  # noqa: F401  (to_device: the chapters import it from here)
 
 
 def _step_axis(ax):
@@ -74,6 +56,26 @@ def plot_smoothed(curves, recipe, title=""):
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.show()
+
+
+def plot_runs(records, path=None, title="", ylim=None):
+    """Train (dashed: mean minibatch loss) and val (solid) curves of harness records; PNG at ``path``."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for i, r in enumerate(records):
+        h, c = r["history"], f"C{i % 10}"
+        ax.plot(h["step"], h["train"], ls="--", lw=1, color=c)
+        ax.plot(h["step"], h["val"], lw=1.6, color=c, label=f"{r['name']} (val {r['final']['val']:.4f})")
+    ax.set(xlabel="step", ylabel="loss", title=title or "train (dashed, minibatch mean) and val (solid)")
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
 
 
 def print_names(names, seen=None, width=76):
