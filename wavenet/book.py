@@ -78,6 +78,47 @@ def plot_runs(records, path=None, title="", ylim=None):
     return fig
 
 
+def tree_of(t, dilations):
+    """Nodes ``(level, position)`` and edges of the tree behind output position ``t`` (level 0: the input)."""
+    top = len(dilations)
+    nodes, edges, frontier = {(top, t)}, [], [t]
+    for level in range(top, 0, -1):
+        d = dilations[level - 1]  # a level-l node fuses the two nodes below it d positions apart
+        edges += [((level, p), (level - 1, q)) for p in frontier for q in (p - d, p)]
+        frontier = [q for p in frontier for q in (p - d, p)]
+        nodes |= {(level - 1, q) for q in frontier}
+    return nodes, edges
+
+
+def plot_shared_nodes(name, a, b, dilations=(1, 2, 4)):
+    """The trees of output positions ``a`` (black) and ``b`` (orange) over ``name``, '.'-padded on the left.
+
+    Filled nodes belong to both trees: the convolution computes them once, a
+    loop over positions once per tree (chapter 8).
+    """
+    pad, top = sum(dilations), len(dilations)
+    text = "." * pad + name
+    (a_nodes, a_edges), (b_nodes, b_edges) = tree_of(a, dilations), tree_of(b, dilations)
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    for (l1, p1), (l2, p2) in b_edges:
+        ax.plot([p1, p2], [l1, l2], color="tab:orange", lw=2.5, alpha=0.6, zorder=1)
+    for (l1, p1), (l2, p2) in a_edges:
+        ax.plot([p1, p2], [l1, l2], color="black", lw=1, zorder=2)
+    for level in range(top + 1):
+        for p in range(-pad + sum(dilations[:level]), len(name)):  # each level has d fewer nodes on the left
+            shared = (level, p) in a_nodes and (level, p) in b_nodes
+            ax.scatter(p, level, s=140, zorder=3, edgecolor="gray", color="tab:purple" if shared else "white")
+    for p in range(-pad, len(name)):
+        ax.annotate(text[p + pad], (p, -0.45), ha="center", fontsize=11, family="monospace")
+    ax.set_yticks(range(top + 1), ["input"] + [f"level {i + 1} (d={d})" for i, d in enumerate(dilations)])
+    ax.set_xticks(range(-pad, len(name)))
+    ax.set_xlabel("position (negative: padding)")
+    ax.set_ylim(-0.8, top + 0.4)
+    ax.set_title(f"trees of positions {a} (black) and {b} (orange); filled nodes are computed once, used by both")
+    fig.tight_layout()
+    plt.show()
+
+
 def print_names(names, seen=None, width=76):
     """Print sampled names wrapped to ``width``; with ``seen``, count the new ones."""
     print(textwrap.fill(", ".join(names), width))

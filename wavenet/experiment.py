@@ -218,18 +218,22 @@ def load_records(pattern="*"):
 
 
 def table(records, flags=(), times=True):
-    """Markdown table of runs: name, the config ``flags`` asked for, params, train, val, (test), wall time, device.
+    """Markdown table of runs: name, the config ``flags`` asked for, params, train, val, test (if any), wall, device.
 
     ``times=False`` leaves out wall time and device (for runs timed on a machine shared with other jobs).
     """
-    head = ["run", *flags, "params", "train", "val", "test"] + (["wall", "device"] if times else [])
+    tests = any("test" in r["final"] for r in records)  # a test column only if some run was scored on it
+    head = ["run", *flags, "params", "train", "val"] + ["test"] * tests + ["wall", "device"] * times
     rows = ["| " + " | ".join(h.replace("_", " ") for h in head) + " |",
-            "|:---|" + "---:|" * (len(head) - 1 - times) + ("---:|:---|" if times else "")]
+            "|:---|" + "---:|" * (len(head) - 1 - times) + ":---|" * times]
     for r in records:
         f = r["final"]
-        cells = [r["name"], *(f"{r['config'][k]:g}" if isinstance(r["config"][k], float) else str(r["config"][k])
+        cells = [r["name"], *(f"{r['config'][k]:g}" if isinstance(r["config"][k], float) else
+                              f"{r['config'][k]:,}" if isinstance(r["config"][k], int) else str(r["config"][k])
                               for k in flags),
-                 f"{r['params']:,}", f"{f['train']:.4f}", f"{f['val']:.4f}", f"{f['test']:.4f}" if "test" in f else "–"]
+                 f"{r['params']:,}", f"{f['train']:.4f}", f"{f['val']:.4f}"]
+        if tests:
+            cells.append(f"{f['test']:.4f}" if "test" in f else "–")
         if times:
             cells += [f"{r['wall_s']:.0f} s", f"{r['device']} ×{r['threads']}"]
         rows.append("| " + " | ".join(cells) + " |")

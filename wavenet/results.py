@@ -131,3 +131,28 @@ def table(measured=None, fast=None):
         rows.append(head + f"| {params} | {lec['train']:.3f} | {got['train']:.4f} "
                     f"| {lec['val']:.3f} | {got['val']:.4f} | {verdict} |")
     return "\n".join(rows)
+
+
+def extended_log(runs, measured=None, fast=None):
+    """The lecture's log, chapter 8's two runs and the harness records ``runs``, as one Markdown table.
+
+    Chapter 9 prints it. This book's own numbers for chapters 1 to 7 are in
+    chapter 7's :func:`table`; chapter 7 may still be running when chapter 9
+    is (the book's chapters run in parallel), so this table does not read them.
+    """
+    measured = load(fast) if measured is None else measured
+    rows = ["| chapter | run | params | train | val | test | time |", "|:---|:---|---:|---:|---:|---:|---:|"]
+    for key, lec in LECTURE.items():
+        rows.append(f"| {CHAPTER[key]} (lecture) | {lec['step']} | {lec['params']:,} | {lec['train']:.3f} "
+                    f"| {lec['val']:.3f} | – | – |")
+    for key, what in (("ch8_tree", "tree, short SGD recipe"), ("ch8_conv", "conv on whole names, same recipe")):
+        if key in measured:
+            b = measured[key]
+            rows.append(f"| 8 | {what} | {b['params']:,} | {b['train']:.4f} | {b['val']:.4f} | – "
+                        f"| {b['seconds']:.0f} s |")
+    for r in runs:
+        f = r["final"]
+        test = f"{f['test']:.4f}" if "test" in f else "–"
+        rows.append(f"| 9 | {r['name']} | {r['params']:,} | {f['train']:.4f} | {f['val']:.4f} | {test} "
+                    f"| {r['wall_s']:.0f} s |")
+    return "\n".join(rows)
