@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade validate calibrate bench train sweep clean
+.PHONY: setup data book book-fast chapter test exercises grade validate calibrate bench bench-gpu train sweep clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt
 setup: $(STAMP) data/names.txt
@@ -64,9 +64,13 @@ SWEEP_ARGS ?= --optimizer adamw --lr 3e-3 --schedule cosine --steps 2000 --batch
 sweep: setup
 	$(PY) -m wavenet.experiment sweep $(or $(ARGS),$(SWEEP_ARGS))
 
-## bench: speed ratios on this machine (training loops, conv vs position loop, grading time)
+## bench: speed ratios on this machine (training loops, on the GPU too if there is one; conv vs position loop; grading time)
 bench: setup
 	$(PY) bench/run.py $(ARGS)
+
+## bench-gpu: chapter 7's recipe on a CUDA GPU (CUDA graph), ratios to eager GPU and CPU loops, val loss; skips without CUDA
+bench-gpu: setup
+	$(PY) bench/gpu.py $(ARGS)
 
 clean:
 	rm -rf _build .nbgrader_work
