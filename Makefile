@@ -22,12 +22,15 @@ $(STAMP): requirements.txt constraints.txt
 data data/names.txt: | $(STAMP)
 	$(PY) -m data
 
-## book: the full executed book in _build/html (unchanged chapters come from the cache)
+## book: the full executed book in _build/html: chapters run in parallel, one per core, into
+## Jupyter Book's cache (book/execute.py), then the build renders them (unchanged chapters are not rerun)
 book: setup
+	$(PY) book/execute.py
 	$(JB) build . -W --keep-going
 
 ## book-fast: every cell run with COURSE_FAST=1 (100x shorter training), in _build/fast/_build/html
 book-fast: setup
+	COURSE_FAST=1 $(PY) book/execute.py --path-output _build/fast
 	COURSE_FAST=1 $(JB) build . -W --keep-going --path-output _build/fast
 
 ## chapter: rebuild one page alone, e.g. `make chapter CH=book/05_hierarchical.md`
