@@ -115,6 +115,9 @@ def make_step(model, params, X, Y, recipe, loss_fn=None, mode="eager"):
     def loss_of(ix):
         return batch_loss(model, loss_fn, X, Y, ix)
     if mode == "compiled":
+        # every run's model adds entries to loss_of's one cache; past 8, torch.compile would
+        # silently run it eagerly, so each run starts from an empty cache (inductor's disk cache stays)
+        torch.compiler.reset()
         loss_of = torch.compile(loss_of)
 
     def step(ix, lr):
