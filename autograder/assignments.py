@@ -15,7 +15,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
-WORK = ROOT / ".nbgrader_work"  # scratch course directories (git-ignored)
+# the grader's private scratch space: courses, the grader key (git-ignored); AUTOGRADER_WORK moves it
+WORK = Path(os.environ.get("AUTOGRADER_WORK") or ROOT / ".nbgrader_work")
 
 
 class GradingError(Exception):
@@ -65,6 +66,21 @@ def graded_cells(nb):
 def answer_cells(nb):
     """The cells the learner writes (nbgrader solution cells), in order."""
     return [c for c in nb.cells if nbgrader_meta(c).get("solution")]
+
+
+def hidden_lines(assignment):
+    """The hidden test lines of an assignment's source notebook (what feedback must never quote)."""
+    out = []
+    for cell in graded_cells(read_notebook(source_path(assignment))):
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and line.strip():
+                out.append(line.strip())
+    return out
 
 
 def ensure_tools_on_path():

@@ -18,6 +18,7 @@ the judge and the record read it from there, never from the kernel's outputs.
 import threading
 import time
 
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
@@ -48,20 +49,19 @@ class SandboxedExecute(Execute):
         self._watch_cpu()
         return kc
 
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)  # nbclient's sync name wraps its own method
+
     def _watch_cpu(self):
         """Kill the submission once its CPU time is spent (its cgroup counts every process)."""
         cg = getattr(self.km, "cgroup", None)
         if cg is None:
             return
-        self._cpu_spent = False
-
         def watch():
             while not self._cpu_done.wait(0.5):
                 if cg.cpu_seconds() > self.cpu_seconds:
                     self._cpu_spent = True
                     cg.kill()
                     return
-        self._cpu_done = threading.Event()
         threading.Thread(target=watch, daemon=True).start()
 
     def preprocess(self, nb, resources=None, km=None):
@@ -82,6 +82,7 @@ class SandboxedExecute(Execute):
             cg = getattr(self.km, "cgroup", None) if self.km is not None else None
             resources["autograder"]["oom"] = bool(cg is not None and cg.oom_killed())
             resources["autograder"]["cpu_spent"] = self._cpu_spent
+            resources["autograder"]["limits_note"] = getattr(self.km, "cgroup_note", "") if self.km else ""
 
     def _not_run(self, cell, index, why):
         self._events[index] = ("not run", why)
@@ -103,18 +104,24 @@ class SandboxedExecute(Execute):
         self._index, self._timed_out = index, None
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
-        except (DeadKernelError, RuntimeError) as e:
-            if isinstance(e, RuntimeError) and "Kernel died" not in str(e) and "kernel died" not in str(e):
-                raise
+        except CellTimeoutError:  # interrupted, but the kernel never came back
+            self._events[index] = ("timeout", f"this cell ran longer than {self.timeout} s and the kernel "
+                                              "stopped responding")
+            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+            return cell, resources
+        except DeadKernelError:
             why = ("the submission's CPU time limit was reached" if self._cpu_spent
                    else "the kernel died (os._exit, a crash, or more memory than the limit)")
             self._events[index] = ("kernel died", why)
             self._stopped = f"{why} in an earlier cell"
             return cell, resources
-        except CellTimeoutError:  # interrupted, but the kernel never came back
-            self._events[index] = ("timeout", f"this cell ran longer than {self.timeout} s and the kernel "
-                                              "stopped responding")
-            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+        except (RecursionError, ValueError, UnicodeError, MemoryError, KeyError, TypeError) as e:
+            # the kernel sent what the client cannot read (JSON nested 100,000 deep, bytes that are not UTF-8)
+            if self.km is not None and self.km.cgroup is not None:
+                self.km.cgroup.kill()
+            self._events[index] = ("kernel died", "the kernel sent a message the grader could not read "
+                                                  f"({type(e).__name__}) and was stopped")
+            self._stopped = "the kernel was stopped in an earlier cell"
             return cell, resources
         if self._timed_out == index:
             budget = time.monotonic() >= self._deadline
@@ -135,8 +142,6 @@ class SandboxedExecute(Execute):
     def _responsive(self, wait=10):
         """After an interrupt: does the kernel answer again within ``wait`` seconds?"""
         from queue import Empty
-
-        from jupyter_core.utils import run_sync
 
         async def probe():
             msg_id = self.kc.kernel_info()

@@ -43,8 +43,8 @@ STUDENT = "learner"
 
 def tests_called(assignment):
     """The tests the assignment's test cells run (their ``check("name", ...)`` calls)."""
-    from autograder.judge import test_call
-    calls = [test_call(c.source) for c in graded_cells(read_notebook(source_path(assignment)))]
+    from autograder.judge import probe_call
+    calls = [probe_call(c.source) for c in graded_cells(read_notebook(source_path(assignment)))]
     return [c[0] for c in calls if c]
 
 
@@ -104,6 +104,8 @@ def _notes(nb, limits):
             notes.append(f"{labels.get(i)}: {text}")
     if not_run:
         notes.append(f"{len(not_run)} later cell(s) were not run: {not_run[0]}")
+    if meta.get("limits_note"):  # for the teacher: which limits held
+        notes.append(f"memory, processes and CPU were limited per process only ({meta['limits_note']})")
     return list(dict.fromkeys(notes))
 
 

@@ -34,7 +34,7 @@ from wavenet.checks.verdict import ERRORS, Verdict, verdict
 HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
-def test_call(source):
+def probe_call(source):
     """``(name, options)`` of the one ``check(...)`` call in a test cell's source, or ``None``."""
     try:
         tree = ast.parse(source)
@@ -95,6 +95,8 @@ def records(cell):
                 found.append(wire.loads(data[wire.MIME]))
             except wire.Malformed as e:
                 found.append(e)
+            except Exception as e:  # whatever else the data makes the parser do (recursion, memory)
+                found.append(wire.Malformed(f"unreadable ({type(e).__name__})"))
     return found
 
 
@@ -135,7 +137,7 @@ class Judge(NbGraderPreprocessor):
                 continue
             gid = cell.metadata.nbgrader.grade_id
             safe = i >= hidden_from
-            call = test_call(cell.source)
+            call = probe_call(cell.source)
             found = records(cell)
             if call is None or call[0] not in known:
                 v = Verdict(False, "this test cell is not one of the course's (the grader cannot judge it)")
@@ -161,5 +163,6 @@ class Judge(NbGraderPreprocessor):
         nb.metadata["autograder"] = {
             "tests": results, "seed": self.seed, "first_hidden": hidden_from,
             "events": [[i, kind, text] for i, (kind, text) in sorted(events.items())],
-            "oom": bool(state.get("oom")), "cpu_spent": bool(state.get("cpu_spent"))}
+            "oom": bool(state.get("oom")), "cpu_spent": bool(state.get("cpu_spent")),
+            "limits_note": str(state.get("limits_note") or "")}
         return nb, resources

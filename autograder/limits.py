@@ -71,6 +71,7 @@ class Cgroup:
     def create(cls, name, limits):
         """A new cgroup ``autograder/<name>`` with ``limits``; ``(cgroup or None, why not)``."""
         kind = version()
+        sweep(kind)
         try:
             if kind == "v2":
                 parent = ROOT / PARENT
@@ -171,6 +172,22 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def sweep(kind, age=3600):
+    """Remove empty cgroups an hour old: what a grader killed before its clean-up leaves behind."""
+    parents = [ROOT / PARENT] if kind == "v2" else [ROOT / c / PARENT for c in ("memory", "pids", "cpu", "cpuacct")]
+    now = time.time()
+    for parent in parents:
+        try:
+            for d in parent.iterdir():
+                if d.is_dir() and now - d.stat().st_mtime > age:
+                    try:
+                        d.rmdir()  # refused while a process is in it
+                    except OSError:
+                        pass
+        except OSError:
+            pass
 
 
 def status():

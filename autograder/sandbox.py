@@ -155,9 +155,11 @@ def sandbox_command(kernel_cmd, kind, rundir, course, grader_input, limits, env,
     if not procs:  # no cgroup: per-process limits are the best there is
         cmd += ["prlimit", f"--as={int(limits.memory)}", f"--cpu={int(limits.cpu_seconds)}", "--core=0", "--"]
     cmd += kernel_cmd
-    if procs:  # join the submission's cgroup first, so bwrap and all it starts are in it
-        cmd = ["sh", "-c", 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"', "join",
-               *map(str, procs), "--", *cmd]
+    # Before bwrap starts: join the submission's cgroup (so bwrap and all it starts are in it), and ignore
+    # SIGINT, which the grader sends to the whole process group to interrupt a cell: bwrap would die of it
+    # and take the kernel along; ipykernel sets its own SIGINT handler while a cell runs.
+    cmd = ["sh", "-c", 'trap "" INT; while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"',
+           "launch", *map(str, procs), "--", *cmd]
     return cmd, work
 
 

@@ -3,8 +3,8 @@
 The class is made from the released exercise of one assignment, the way a
 real one looks: 60 correct notebooks, 20 with one answer left undone, 10
 untouched, 4 whose nbgrader metadata an editor stripped, 2 that are not
-notebooks, 2 that import the course's reference code (flagged) and 2 with an
-infinite loop (each costs one cell timeout). It is graded by the real command
+notebooks, 2 that import the course's reference code (not in the graded
+kernel: zero) and 2 with an infinite loop (each costs one cell timeout). It is graded by the real command
 line, sandboxed, ``--workers`` at a time, into a fresh folder. Printed: total
 wall time, wall time per submission, the mean time one grading process took,
 how many of each outcome, and the machine's load average (other jobs on a
@@ -39,7 +39,7 @@ def make_class(assignment, n, folder):
     last_answer = nbgrader_meta(answer_cells(good)[-1])["grade_id"]
     stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in answer_cells(blank)}
     kinds = [("correct", 60), ("one_undone", 20), ("untouched", 10), ("stripped", 4), ("not_notebook", 2),
-             ("flagged", 2), ("loop", 2)]
+             ("course_import", 2), ("loop", 2)]
     plan = [k for k, c in kinds for _ in range(round(c * n / 100))][:n]
     plan += ["correct"] * (n - len(plan))
     for i, kind in enumerate(plan):
@@ -50,7 +50,7 @@ def make_class(assignment, n, folder):
             nb = copy.deepcopy(blank)
         elif kind == "stripped":
             nb = S.strip_metadata(nb)
-        elif kind == "flagged":
+        elif kind == "course_import":
             nb = S.with_answer(nb, first_answer, "from wavenet.nn import *  # the course's own layers\n")
         elif kind == "loop":
             nb.cells.append(nbformat_code("while True:\n    pass\n"))

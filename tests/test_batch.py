@@ -1,22 +1,17 @@
 """Grading a whole class: ``python -m autograder grade-all``, with broken and hostile submissions.
 
-Two module fixtures run the real command line, two workers at a time, with
-short limits (6 s a cell, 16 s a notebook, 2 GB):
-
-- ``graded``: the class of ``tests/submissions`` (``fc_class``): good, partial
-  and empty answers, files that are not notebooks, stripped or corrupted
-  nbgrader metadata, duplicated, deleted and edited cells, infinite loops,
-  a kernel that dies, memory exhaustion, megabytes of output, and cheats.
-  Each student's test checks the status, score and reason it must end with.
-- ``sandboxed``: hostile notebooks graded with the static cheating check
-  switched off, so the sandbox and the runtime guard alone must stop them
-  (reading solutions and gradebooks, writing other students' files and the
-  repository, the network, patching torch, borrowing the course's code, a
-  crash, printing the hidden tests).
+A module fixture runs the real command line, two workers at a time, with
+short limits (15 s a cell, 40 s a notebook, 2 GB): the class of
+``tests/submissions`` (``fc_class``): good, partial and empty answers, files
+that are not notebooks, stripped or corrupted nbgrader metadata, duplicated,
+deleted and edited cells, infinite loops, a kernel that dies, memory
+exhaustion, megabytes of output, and cheats. Each student's test checks the
+status, score and reason it must end with.
 
 Then: re-running skips what is done, ``--force`` regrades, a batch killed
 half-way and run again ends with the same grades and leaves no process behind.
-The static checks and the repair also have fast unit tests at the end.
+The repair and the reviewer's notes have fast unit tests at the end. The
+attacks on the sandbox and on the verdict are in ``tests/test_attacks.py``.
 """
 import csv
 import json
@@ -31,17 +26,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.assignments import ROOT
+from autograder.assignments import ROOT, hidden_lines
 from autograder.batch import discover, grade_all
-from autograder.guard import hidden_lines, repair, static_findings
-from autograder.sandbox import available
+from autograder.notes import review
+from autograder.repair import repair
+from autograder.sandbox import mode
 import submissions as S
 
 FC = S.FC
-LIMITS = ["--cell-timeout", "6", "--notebook-timeout", "16", "--memory", "2G"]
+LIMITS = ["--cell-timeout", "15", "--notebook-timeout", "40", "--memory", "2G"]
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
-SANDBOX, NO_SANDBOX = available()
-needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=f"sandbox unavailable: {NO_SANDBOX}")
+KIND, NO_SANDBOX = mode()
+pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {NO_SANDBOX}")
 
 
 def grade_all_cli(folder, out, *extra, timeout=900):
@@ -60,8 +56,7 @@ def graded(tmp_path_factory):
     folder.mkdir()
     for name, (data, *_) in S.fc_class({}).items():
         (folder / name).write_bytes(data)
-    trust = [a for s in S.TRUSTED for a in ("--trust", s)]
-    return grade_all_cli(folder, out, *trust), out, folder
+    return grade_all_cli(folder, out), out, folder
 
 
 EXPECTED = {name.split(".")[0]: exp for name, (_, *exp) in S.fc_class({}).items() if exp[0]}
@@ -116,7 +111,6 @@ def test_feedback_for_everyone_without_hidden_tests(graded):
         page = (out / "feedback" / f"{s}.html").read_text()
         for line in hidden:
             assert line not in page, f"{s}'s feedback shows hidden test code: {line}"
-        assert "integrity check" not in page and "__autograder_guard" not in page, f"{s}'s feedback shows guard cells"
 
 
 def test_gradebook_holds_the_grades(graded):
@@ -133,7 +127,7 @@ def test_rerun_skips_students_already_graded(graded):
     """A second run grades nobody again: the results on disk are kept as they are."""
     records, out, folder = graded
     before = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
-    again = grade_all_cli(folder, out, *[a for s in S.TRUSTED for a in ("--trust", s)])
+    again = grade_all_cli(folder, out)
     assert again == records
     after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     assert after == before, "a re-run rewrote results it should have skipped"
@@ -162,8 +156,9 @@ def test_changed_file_is_regraded(graded, tmp_path):
 
 # ---------------------------------------------------------------- a batch killed half-way
 
-def _batch_processes(out):
-    """Pids of the processes of the batch writing to ``out`` (each carries AUTOGRADER_BATCH=out, kernels too)."""
+def _batch_processes(out, kernels_before):
+    """Pids of the batch writing to ``out``: its graders (they carry AUTOGRADER_BATCH=out) and the kernels
+    (in cgroups under autograder/, their environment cleared) that were not there before it started."""
     marker = f"AUTOGRADER_BATCH={out}".encode()
     pids = []
     for d in os.listdir("/proc"):
@@ -174,7 +169,19 @@ def _batch_processes(out):
                 continue
             if marker in env:
                 pids.append(int(d))
-    return pids
+    return pids + sorted(_kernel_pids() - kernels_before)
+
+
+def _kernel_pids():
+    """Every process in a submission's cgroup (autograder/*), v1 or v2."""
+    found = set()
+    for procs in [*Path("/sys/fs/cgroup/pids/autograder").glob("*/cgroup.procs"),
+                  *Path("/sys/fs/cgroup/autograder").glob("*/cgroup.procs")]:
+        try:
+            found |= {int(p) for p in procs.read_text().split()}
+        except OSError:
+            pass
+    return found
 
 
 def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
@@ -192,6 +199,7 @@ def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
     out = tmp_path / "grades"
     cmd = [sys.executable, "-m", "autograder", "grade-all", FC, str(tmp_path / "course"), "--out", str(out),
            "--workers", "2", "--json", *LIMITS]
+    before = _kernel_pids()
     batch = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and not list((out / "results").glob("*.json")) and batch.poll() is None:
@@ -200,9 +208,9 @@ def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
     batch.send_signal(signal.SIGKILL)
     batch.wait()
     deadline = time.time() + 10  # SIGKILL travels down the tree: batch -> fork server -> graders -> kernels
-    while _batch_processes(out) and time.time() < deadline:
+    while _batch_processes(out, before) and time.time() < deadline:
         time.sleep(0.2)
-    assert not _batch_processes(out), "graders or kernels of the killed batch are still running"
+    assert not _batch_processes(out, before), "graders or kernels of the killed batch are still running"
     assert done_before and done_before != set(layout) | {"erin"}, "the kill came too late to test anything"
 
     final = grade_all_cli(tmp_path / "course", out)
@@ -214,128 +222,32 @@ def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
         assert (final[s]["status"], final[s]["score"]) == (want["status"], want["score"]), s
 
 
-# ---------------------------------------------------------------- the sandbox alone
-
-@pytest.fixture(scope="module")
-def sandboxed(tmp_path_factory):
-    """(records, out, folder) for the runtime-only hostile notebooks (static check off)."""
-    tmp = tmp_path_factory.mktemp("hostile")
-    folder, out = tmp / "submissions", tmp / "grades"
-    folder.mkdir()
-    victim = folder / "alice.ipynb"
-    victim.write_bytes(S.dumps(S.solved(FC)))
-    paths = {"solutions": str(ROOT / "solutions"), "work": str(out), "victim": str(victim),
-             "repo_file": str(ROOT / "autograder" / "checks.py")}
-    for name, data in S.runtime_class(paths).items():
-        (folder / name).write_bytes(data)
-    protected = {p: Path(p).read_bytes() for p in (paths["victim"], paths["repo_file"])}
-    students = [a for s in S.runtime_class(paths) for a in ("--student", s.split(".")[0])]
-    # roomier limits than the class above: nothing here loops, and a fork bomb on a busy machine takes a while
-    records = grade_all_cli(folder, out, "--no-static-guard", *students, "--cell-timeout", "30",
-                            "--notebook-timeout", "60")
-    return records, out, protected
-
-
-def _printed(out, student, tag, value=r"\{.*?\}"):
-    """What the student's notebook printed after ``tag``, read back from their feedback page."""
-    import html
-    page = html.unescape((out / "feedback" / f"{student}.html").read_text())
-    m = re.search(tag + " (" + value + ")", page)
-    assert m, f"{student}'s notebook did not print its {tag} line"
-    return m.group(1)
-
-
-@needs_sandbox
-def test_sandbox_hides_solutions_gradebook_and_other_courses(sandboxed):
-    """Reading the solutions, the scratch course's source/ and gradebook, or the batch's output finds nothing."""
-    _, out, _ = sandboxed
-    seen = _printed(out, "snoop", "SNOOP")
-    assert f"'{ROOT / 'solutions'}': []" in seen, seen
-    assert "'../../../source': 'FileNotFoundError'" in seen and "'../../../gradebook.db': 'FileNotFoundError'" in seen
-    for hidden in ("course/gradebook.db", "results", "feedback"):  # the batch's own output, other students'
-        assert f"'{out}/{hidden}': 'FileNotFoundError'" in seen, seen
-
-
-@needs_sandbox
-def test_sandbox_blocks_writes_outside_the_kernel(sandboxed):
-    """Other students' files, the repository and the home folder cannot be written; the gradebook is out of reach."""
-    _, out, protected = sandboxed
-    for path, data in protected.items():
-        assert Path(path).read_bytes() == data, f"{path} was changed by a submission"
-    assert not Path("/root/pwned.txt").exists()
-    seen = _printed(out, "vandal", "WRITE")
-    assert "written" not in seen.replace("'../../../gradebook.db': 'written'", ""), seen  # that one lands in a tmpfs
-    assert "'db': 'updated'" not in seen
-
-
-@needs_sandbox
-def test_sandbox_has_no_network(sandboxed):
-    """A connection attempt fails with 'network unreachable' (errno 101)."""
-    _, out, _ = sandboxed
-    assert _printed(out, "net", "NET", r"\d+") == "101"
-
-
-@needs_sandbox
-def test_sandbox_caps_processes_and_file_size(sandboxed):
-    """A fork bomb stops at the pids limit and a huge file at 64 MB; the notebook is still graded."""
-    records, out, _ = sandboxed
-    forks = int(_printed(out, "bomber", "FORK", r"\d+"))
-    assert 0 < forks < 512, forks
-    assert int(_printed(out, "bomber", "FILE", r"\d+")) == 64
-    assert records["bomber"]["score"] == 7.0, records["bomber"]
-
-
-def test_runtime_guard_catches_patched_torch(sandboxed):
-    """Replacing torch.equal/allclose at run time is found by the guard: flagged, zero points."""
-    records, _, _ = sandboxed
-    rec = records["patcher"]
-    assert rec["status"] == "error" and rec["score"] == 0.0 and "torch.equal" in rec["reason"], rec
-
-
-def test_runtime_guard_catches_borrowed_reference(sandboxed):
-    """A class taken from wavenet.nn sideways (through __globals__) is found by the guard: flagged, zero points."""
-    rec = sandboxed[0]["borrower"]
-    assert rec["status"] == "error" and rec["score"] == 0.0 and "wavenet.nn" in rec["reason"], rec
-
-
-def test_crash_keeps_points_earned_before(sandboxed):
-    """A segfault after three passing tests: graded, those 3 points kept, and the reason says the kernel died."""
-    rec = sandboxed[0]["crash"]
-    assert (rec["status"], rec["score"]) == ("graded", 3.0) and "kernel died" in rec["reason"], rec
-
-
-def test_printed_history_is_redacted(sandboxed):
-    """A notebook that prints its input history (the hidden tests among it) gets that output removed."""
-    records, out, _ = sandboxed
-    page = (out / "feedback" / "leaker.html").read_text()
-    assert "output removed by the grader" in page
-    assert all(line not in page for line in hidden_lines(FC))
-    assert records["leaker"]["score"] == 7.0
-
-
 # ---------------------------------------------------------------- fast checks, no kernel
 
 @pytest.mark.parametrize("assignment", ["01_layers", "02_modules", FC, "04_hierarchical", "05_scaled_up"])
-def test_reference_answers_are_not_flagged(assignment):
-    """The static check finds nothing in the reference answers, and repair changes nothing in them."""
+def test_reference_answers_need_no_review(assignment):
+    """The reviewer's notes find nothing in the reference answers, and repair changes nothing in them."""
     nb, notes = repair(S.solved(assignment), assignment)
-    assert notes == [] and static_findings(nb, assignment) == []
+    assert notes == [] and review(nb, assignment) == []
 
 
 @pytest.mark.parametrize("source, words", [
-    (S.CHEAT_IMPORT, "wavenet.nn"), (S.CHEAT_SUBCLASS, "wavenet.nn"), (S.PATCH_TORCH, "torch.equal"),
-    (S.PATCH_SETATTR, "setattr"), (S.READ_HIDDEN, "open"), (S.WRITE_GRADEBOOK, "sqlite3"),
-    (S.RUNTIME_REFERENCE, "__globals__"), (S.EXIT, "`os`"), (S.CRASH, "ctypes"), (S.LEAK, "history"),
-    ("t = torch\nt.allclose = None\n", "t.allclose"), ("import torch.nn.functional as G\nG.linear = abs\n", "G.linear"),
-    ("!cat /etc/passwd\n", "get_ipython"), ("%time x = open('f')\n", "opens files"),
-    ("vars(torch)['equal'] = None\n", "vars"), ("import importlib\n", "importlib"),
-    ("x = [torch]\nx[0].equal = None\n", "replaces"), ("torch.save(1, 'x')\n", "files"),
+    (S.CHEAT_IMPORT, "this exercise's answer"), (S.CHEAT_SUBCLASS, "the course's own answer"),
+    ("import torch.nn.functional as F\nclass FlattenConsecutive:\n    pass\nclass Linear:\n    def __call__(self, x):\n        return F.linear(x, self.w)\n", "torch's own `F.linear`"),
+    ("import importlib\n", "importlib"), ("get_ipython().events\n", "get_ipython"), ("import sys\nsys.modules['x'] = 1\n", "sys.modules"),
 ])
-def test_static_check_flags(source, words):
-    """Each cheating pattern in an answer cell is flagged with a reason naming it."""
+def test_review_notes_name_what_a_person_should_look_at(source, words):
+    """Code worth a look (torch's own layer, the course's answers, the notebook's machinery) gets a note
+    naming it; a note changes no grade."""
     nb = S.with_answer(S.solved(FC), "FlattenConsecutive", source)
-    found = static_findings(repair(nb, FC)[0], FC)
+    found = review(repair(nb, FC)[0], FC)
     assert any(words in f for f in found), found
+
+
+def test_an_honest_import_os_is_not_a_note():
+    """`import os` is what honest code does; it is not worth a reviewer's time."""
+    nb = S.with_answer(S.solved(FC), "FlattenConsecutive", S.HONEST_OS)
+    assert review(repair(nb, FC)[0], FC) == []
 
 
 def test_repair_without_metadata_or_ids_finds_the_cells():

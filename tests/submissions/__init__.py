@@ -4,7 +4,8 @@ Each maker returns the bytes of one file a student might hand in, built from
 ``exercises/<assignment>/<assignment>.ipynb`` (what learners download) and the
 reference answers in ``solutions/``. :data:`CLASS` lists the class that
 ``tests/test_batch.py`` grades in one ``grade-all`` run, each student with the
-outcome the grader must reach. ``python -m tests.submissions DIR`` writes the
+outcome the grader must reach. (The hostile notebooks that attack the sandbox
+and the grader are in ``tests/attacks``.) ``python -m tests.submissions DIR`` writes the
 class to ``DIR`` for trying ``grade-all`` by hand.
 """
 import copy
@@ -108,57 +109,6 @@ db.execute("UPDATE grade SET auto_score = 100")
 db.commit()
 '''
 
-# runtime-only versions (the static check is switched off for these in the tests, to prove the sandbox itself)
-RUNTIME_READ_HIDDEN = WRONG_FC + '''
-import os
-found = {{}}
-for top in [{solutions!r}, "../../../source", "../../../gradebook.db", {work!r} + "/course/gradebook.db",
-            {work!r} + "/results", {work!r} + "/feedback"]:
-    try:
-        found[top] = os.listdir(top) if os.path.isdir(top) else len(open(top, "rb").read())
-    except Exception as e:
-        found[top] = type(e).__name__
-print("SNOOP", found)
-'''
-
-RUNTIME_WRITE = WRONG_FC + '''
-import os, sqlite3
-results = {{}}
-for path in [{victim!r}, {repo_file!r}, "../../../gradebook.db", "/root/pwned.txt"]:
-    try:
-        with open(path, "w") as f:
-            f.write("pwned")
-        results[path] = "written"
-    except Exception as e:
-        results[path] = type(e).__name__
-try:
-    db = sqlite3.connect("../../../gradebook.db")
-    db.execute("UPDATE grade SET auto_score = 100")
-    db.commit()
-    results["db"] = "updated"
-except Exception as e:
-    results["db"] = type(e).__name__
-print("WRITE", results)
-'''
-
-RUNTIME_NETWORK = '''
-import socket
-try:
-    socket.create_connection(("1.1.1.1", 80), timeout=3)
-    print("NET connected")
-except OSError as e:
-    print("NET", e.errno)
-'''
-
-RUNTIME_PATCH = WRONG_FC + '''
-torch.equal = lambda a, b: True
-torch.allclose = lambda *a, **k: True
-'''
-
-RUNTIME_REFERENCE = '''FlattenConsecutive = Linear.__init__.__globals__["FlattenConsecutive"]  # wavenet.nn's, reached sideways
-'''
-
-LEAK = 'print("history:", "\\n".join(In))  # tries to print the hidden tests that just ran\n'
 LOOP = "while True:  # never ends\n    pass\n"
 STUBBORN_LOOP = '''while True:  # swallows the interrupt too
     try:
@@ -248,11 +198,16 @@ def with_answer(nb, grade_id, source):
     return nb
 
 
-def fc_class(paths):
-    """The class that ``tests/test_batch.py`` grades, as ``{file name: bytes}`` plus expectations.
+HONEST_OS = """import os
 
-    ``paths``: ``{"victim": a file of another student, "repo_file": a repository file}``,
-    used by the runtime-only hostile notebooks.
+""" + WRONG_FC.replace("class FlattenConsecutive:", "class FlattenConsecutive:  # os is imported, honestly unused")
+
+
+def fc_class(paths):
+    """The class that ``tests/test_batch.py`` grades, as ``{file name: (bytes, status, score, reason words)}``.
+
+    Cheats are graded like anyone else: the grader judges what their code does, so borrowing the course's
+    code (not in the graded kernel) or patching torch (not where the verdict is made) earns nothing.
     """
     good = solved(FC)
     max_score = 7.0
@@ -273,45 +228,25 @@ def fc_class(paths):
                       ["edited"]),
         "leo.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP)), "graded", max_score,
                      ["longer than"]),  # interrupted, the kernel recovers, the later tests run
-        "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "error", 0.0, ["flagged for review", "wavenet"]),
-        "niaj.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_SUBCLASS)), "error", 0.0, ["flagged for review"]),
-        "olivia.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_TORCH)), "error", 0.0, ["flagged for review", "torch.equal"]),
-        "peggy.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_SETATTR)), "error", 0.0, ["flagged for review", "setattr"]),
-        "rupert.ipynb": (ok(with_answer(good, "FlattenConsecutive", READ_HIDDEN)), "error", 0.0, ["flagged for review", "open"]),
-        "sybil.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRITE_GRADEBOOK)), "error", 0.0, ["flagged for review", "sqlite3"]),
-        "trent.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", OUTPUT)), "graded", max_score, []),
-        "uma.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", MEMORY)), "graded", max_score, []),
+        "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "graded", 0.0, ["NameError"]),
+        "niaj.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_SUBCLASS)), "graded", 0.0, ["NameError"]),
+        "olivia.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_TORCH)), "graded", 2.0, ["squeeze"]),
+        "peggy.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_SETATTR)), "graded", 2.0, ["squeeze"]),
+        "rupert.ipynb": (ok(with_answer(good, "FlattenConsecutive", READ_HIDDEN)), "graded", 2.0, ["squeeze"]),
+        "sybil.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRITE_GRADEBOOK)), "graded", 2.0, ["squeeze"]),
+        "trent.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", OUTPUT)), "graded", max_score,
+                        ["printed too much"]),
+        "uma.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", MEMORY)), "graded", 3.0,
+                      ["memory"]),
         "victor.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", STUBBORN_LOOP)), "graded", 3.0,
                          ["stopped responding"]),
         "walter.ipynb": (ok(after(after(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP), "test_fc_batch_of_one",
                                         LOOP), "test_fc_batch_of_one", LOOP)),
                          "graded", 3.0, ["time limit"]),
         "xavier.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", EXIT)), "graded", 3.0, ["kernel died"]),
-        "yvonne.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", EXIT)), "error", 0.0,
-                         ["flagged for review", "os"]),
+        "yvonne.ipynb": (ok(with_answer(good, "FlattenConsecutive", HONEST_OS)), "graded", 2.0, ["squeeze"]),
         "zoe.ipynb": (ok(strip_metadata(good, ids=True)), "graded", max_score, ["metadata"]),
         ".DS_Store": (b"\0\0\0\1Bud1", None, None, []),  # not a student: ignored
-    }
-
-TRUSTED = ["xavier"]  # reviewed by a person: graded without the cheating checks (shows the kernel-death path)
-
-
-def runtime_class(paths):
-    """Hostile notebooks graded with the static check off: the sandbox and the runtime guard alone stop them.
-
-    ``paths``: ``{"solutions", "work", "victim", "repo_file"}`` as the kernel would see them.
-    """
-    good = solved(FC)
-    ok = lambda nb: dumps(nb)
-    return {
-        "snoop.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_READ_HIDDEN.format(**paths))),
-        "vandal.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_WRITE.format(**paths))),
-        "net.ipynb": ok(after(copy.deepcopy(good), "test_fc_in_model", RUNTIME_NETWORK)),
-        "patcher.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_PATCH)),
-        "borrower.ipynb": ok(with_answer(good, "FlattenConsecutive", RUNTIME_REFERENCE)),
-        "crash.ipynb": ok(after(copy.deepcopy(good), "test_fc_batch_of_one", CRASH)),
-        "leaker.ipynb": ok(after(copy.deepcopy(good), "test_fc_in_model", LEAK)),
-        "bomber.ipynb": ok(after(copy.deepcopy(good), "test_fc_batch_of_one", BOMB)),
     }
 
 

@@ -224,4 +224,7 @@ def verdict(name, options, seed, record, judges=None, safe=False, where=None):
     except Malformed as e:
         return Verdict(False, f"the test's data was malformed ({e}): the notebook's code interfered with "
                               "the test, which gets no credit")
+    except Exception as e:  # data that does not fit the inputs (a shape the judge cannot compare): no credit
+        return Verdict(False, f"the test's data does not fit its inputs ({type(e).__name__}): the notebook's "
+                              "code interfered with the test, which gets no credit")
     return Verdict(True)

@@ -1,0 +1,117 @@
+"""The sandbox's pieces: the kernel's command and allowlist, the course view, the kernel's input, the limits.
+
+End to end, the sandbox is proven by the attack suite (tests/test_attacks.py); here each piece is checked
+on its own, and grading runs once as a user without root, the way a teacher on a laptop would.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from autograder import course_view, kernel_input
+from autograder.assignments import ROOT
+from autograder.limits import Limits, version
+from autograder.sandbox import kernel_env, mode, sandbox_command
+
+KIND, WHY = mode()
+
+
+def test_kernel_command_is_bubblewrap_with_an_allowlist(tmp_path):
+    """The kernel runs under bwrap with fresh namespaces, a cleared environment, read-only binds of the
+    system, the interpreter, /course and /grader, one writable tmpfs of the disk limit, and no root."""
+    cmd, work = sandbox_command(["python", "-m", "ipykernel_launcher"], "root", tmp_path / "run", tmp_path / "course",
+                                tmp_path / "in", Limits(disk=12345), kernel_env("/learner"))
+    line = " ".join(map(str, cmd))
+    for flag in ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--clearenv"):
+        assert flag in cmd, flag
+    assert f"--ro-bind {tmp_path / 'course'} /course" in line and f"--ro-bind {tmp_path / 'in'} /grader" in line
+    assert f"--size 12345 --perms 01777 --tmpfs {work}" in line
+    assert "--reuid=65534" in line and "--no-new-privs" in line and "--bounding-set=-all" in line
+    assert "--bind / " not in line and "--ro-bind / /" not in line, "the whole machine must not be visible"
+    assert str(ROOT / "solutions") not in line and ".nbgrader_work" not in line.replace(str(tmp_path), "")
+
+
+def test_kernel_environment_is_an_allowlist(monkeypatch):
+    """Nothing of the grader's environment reaches the kernel but the locale."""
+    monkeypatch.setenv("AUTOGRADER_SECRET", "x")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    env = kernel_env("/learner")
+    assert "AUTOGRADER_SECRET" not in env and env["HOME"] == "/learner" and env["NBGRADER_EXECUTION"] == "autograde"
+
+
+@pytest.mark.parametrize("assignment, given, withheld", [
+    ("01_layers", set(), {"Linear", "BatchNorm1d", "Tanh"}),
+    ("04_hierarchical", {"Embedding", "FlattenConsecutive", "Linear", "Sequential", "Tanh"}, {"BatchNorm1d"}),
+    ("05_scaled_up", {"BatchNorm1d", "Embedding", "FlattenConsecutive", "Linear", "Sequential", "Tanh"}, set()),
+])
+def test_course_view_gives_what_the_exercise_gives(tmp_path, assignment, given, withheld):
+    """The kernel's /course has the checks and the layers the setup cell imports, never the exercise's answers,
+    the course's models, or names.txt."""
+    view = course_view.build(assignment, tmp_path / "course")
+    assert (view / "wavenet" / "checks" / "__init__.py").is_file()
+    assert not (view / "wavenet" / "models.py").exists() and not (view / "wavenet" / "conv.py").exists()
+    assert not list(view.rglob("names.txt"))
+    nn = view / "wavenet" / "nn.py"
+    src = nn.read_text() if nn.exists() else ""
+    for name in given:
+        assert f"class {name}" in src
+    for name in withheld:
+        assert f"class {name}" not in src
+
+
+def test_kernel_input_holds_no_labels(tmp_path):
+    """The validation-loss data given to a kernel: the training split and the evaluation inputs, no labels."""
+    folder = kernel_input.write(tmp_path / "in", 123, "05_scaled_up", ["val_loss"])
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["seed"] == 123 and set(meta["arrays"]) == {"windows/train/0", "windows/train/1", "windows/eval/0"}
+    assert not any("label" in k for k in meta["arrays"])
+
+
+def test_seed_is_secret_and_deterministic():
+    """The same notebook gets the same seed under one key; another key or another notebook gets another."""
+    a = kernel_input.seed("01_layers", b"notebook", b"k" * 32)
+    assert a == kernel_input.seed("01_layers", b"notebook", b"k" * 32)
+    assert a != kernel_input.seed("01_layers", b"notebook", b"j" * 32) != kernel_input.seed("01_layers", b"other", b"k" * 32)
+
+
+def _readable_by(uid, path):
+    """Can ``uid`` reach ``path`` (every parent traversable, the file readable)?"""
+    probe = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "test", "-r", str(path)])
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {WHY}")
+def test_grading_without_root(tmp_path):
+    """A teacher without root gets a sandbox too: bubblewrap in a user namespace as their own user (here:
+    root grades as nobody, from a home of nobody's own)."""
+    cmd = [sys.executable, "-m", "autograder", "grade", "03_flatten_consecutive",
+           str(ROOT / "solutions" / "03_flatten_consecutive" / "03_flatten_consecutive.ipynb"), "--json"]
+    home = Path(tempfile.mkdtemp(prefix="autograder-teacher-"))  # under /tmp: the teacher can reach it
+    if os.geteuid() == 0:
+        if not (_readable_by(65534, sys.executable) and _readable_by(65534, ROOT / "autograder" / "cli.py")):
+            pytest.skip("the interpreter or the repository is not readable by nobody (.ci/run opens them up)")
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        os.chown(home, 65534, 65534)
+    from autograder.gradebook import fast_gradebooks
+    env = dict(os.environ, HOME=str(home), AUTOGRADER_WORK=str(home / "work"), AUTOGRADER_KEY="ab" * 32,
+               AUTOGRADER_ALEMBIC_HEAD=fast_gradebooks(), OMP_NUM_THREADS="1")
+    try:
+        proc = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["score"] == 7.0
+
+
+@pytest.mark.skipif(version() is None, reason="no cgroup tree here")
+def test_limits_status_names_what_holds():
+    """As root with cgroups, every per-submission limit holds; the report says so."""
+    from autograder.limits import status
+    held, why = status()
+    if os.geteuid() == 0:
+        assert {"memory", "processes", "CPU time"} <= set(held) and not why
