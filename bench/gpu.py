@@ -57,8 +57,8 @@ def main(argv=None):
     graph_rate = r.steps / graph_s
     losses = {"train": evaluate(model, *splits["train"]), "val": evaluate(model, *splits["val"])}
 
-    gpu, _ = loop_speeds(X, Y, dev, ["lecture", "eager"], args.compare_steps, rounds=2)
-    cpu, _ = loop_speeds(X, Y, torch.device("cpu"), ["lecture", "eager"], args.compare_steps // 3, rounds=2)
+    gpu, _, _ = loop_speeds(X, Y, dev, ["lecture", "eager"], args.compare_steps, rounds=2)
+    cpu, _, _ = loop_speeds(X, Y, torch.device("cpu"), ["lecture", "eager"], args.compare_steps // 3, rounds=2)
 
     lec = LECTURE["scaled"]
     print(f"chapter 7's recipe, {r.steps:,} steps of {r.batch_size}, mode='graph' on {torch.cuda.get_device_name()}:")

@@ -2,8 +2,11 @@
 
 Machines are shared and noisy, so the loops take turns: ``rounds`` rounds,
 each running every loop for ``steps`` steps, and each loop keeps its best
-round. A book mode's first call, a few steps on a fresh model, is timed
-apart: it holds ``torch.compile``'s compiling or the CUDA graph's capture.
+round. Each round is timed twice: wall time, and the CPU time of the thread
+that trains (one torch thread, so it does all the work): other jobs on a
+shared machine stretch the wall time of whichever loop they overlap, but much
+less its CPU time. A book mode's first call, a few steps on a fresh model, is
+timed apart: it holds ``torch.compile``'s compiling or the CUDA graph's capture.
 """
 import os
 import platform
@@ -47,7 +50,9 @@ def loop_speeds(X, Y, dev, loops, steps, rounds=3, threads=1):
         threads: torch threads for the book's loops (the lecture's uses torch's setting).
 
     Returns:
-        ``({loop: steps/s}, {mode: seconds of a 5-step first call})``.
+        ``({loop: steps/s}, {mode: seconds of a 5-step first call}, {loop: steps per CPU second})``;
+        the last is the training thread's CPU time, measured on the CPU only (a GPU loop's
+        thread spins while it waits).
     """
     X, Y = X.to(dev), Y.to(dev)
     r = recipe(fast=False, steps=steps, decay_at=steps * 3 // 4, log_every=10**9)
@@ -61,15 +66,16 @@ def loop_speeds(X, Y, dev, loops, steps, rounds=3, threads=1):
                   threads=threads)
             sync(dev)
             first[name] = time.perf_counter() - t0
-    best = dict.fromkeys(loops, 0.0)
+    best, best_cpu = dict.fromkeys(loops, 0.0), dict.fromkeys(loops, 0.0)
     for _ in range(rounds):
         for name in loops:
             sync(dev)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             if name == "lecture":
                 lecture_train(models[name], X, Y, max_steps=steps, log=None)
             else:
                 train(models[name], X, Y, r, log=None, mode=name, threads=threads)
             sync(dev)
             best[name] = max(best[name], steps / (time.perf_counter() - t0))
-    return best, first
+            best_cpu[name] = max(best_cpu[name], steps / (time.thread_time() - c0))
+    return best, first, (best_cpu if dev.type == "cpu" else {})

@@ -44,8 +44,9 @@ from wavenet.train import set_training, to_device, train  # noqa: E402
 def bench_training(splits, dev, steps, rounds, threads):
     """Steps/s of the lecture's loop and the book's modes (76,579-param tree, batch 32) on ``dev``."""
     loops = ["lecture", "eager", "graph" if dev.type == "cuda" else "compiled"]
-    speeds, first = loop_speeds(*splits["train"], dev, loops, steps, rounds, threads)
-    return {"steps": steps, "rounds": rounds, "steps_per_s": speeds, "first_call_s": first}
+    speeds, first, cpu = loop_speeds(*splits["train"], dev, loops, steps, rounds, threads)
+    return {"steps": steps, "rounds": rounds, "steps_per_s": speeds, "first_call_s": first,
+            "steps_per_cpu_s": cpu}
 
 
 def print_training(tr, title):
@@ -61,6 +62,10 @@ def print_training(tr, title):
             continue
         print(f"   {what[mode]:<53} {rate:8.0f} steps/s = {rate / lec:.2f}x the lecture loop")
         extra = tr["first_call_s"][mode] - 5 / rate  # the first call's 5 steps, less what they cost later
+        if tr["steps_per_cpu_s"]:
+            cpu = tr["steps_per_cpu_s"]
+            print(f"      {'by CPU time (less sensitive to a shared machine)':<50} {cpu[mode]:8.0f} steps/CPU-s "
+                  f"= {cpu[mode] / cpu['lecture']:.2f}x the lecture loop's {cpu['lecture']:.0f}")
         if mode != "eager":
             total = CHAPTER_7_STEPS / rate + extra
             print(f"      {'compile' if mode == 'compiled' else 'capture'}: {extra:.1f} s once; included, "
