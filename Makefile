@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade validate lab calibrate bench train sweep dist student-release clean
+.PHONY: setup data book book-fast chapter test exercises grade validate lab calibrate bench bench-gpu train sweep dist student-release clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt
 setup: $(STAMP) data/names.txt
@@ -22,12 +22,15 @@ $(STAMP): requirements.txt constraints.txt
 data data/names.txt: | $(STAMP)
 	$(PY) -m data
 
-## book: the full executed book in _build/html (unchanged chapters come from the cache)
+## book: the full executed book in _build/html: chapters run in parallel, one per core, into
+## Jupyter Book's cache (book/execute.py), then the build renders them (unchanged chapters are not rerun)
 book: setup
+	$(PY) book/execute.py
 	$(JB) build . -W --keep-going
 
 ## book-fast: every cell run with COURSE_FAST=1 (100x shorter training), in _build/fast/_build/html
 book-fast: setup
+	COURSE_FAST=1 $(PY) book/execute.py --path-output _build/fast
 	COURSE_FAST=1 $(JB) build . -W --keep-going --path-output _build/fast
 
 ## chapter: rebuild one page alone, e.g. `make chapter CH=book/05_hierarchical.md`
@@ -94,9 +97,13 @@ SWEEP_ARGS ?= --optimizer adamw --lr 3e-3 --schedule cosine --steps 2000 --batch
 sweep: setup
 	$(PY) -m wavenet.experiment sweep $(or $(ARGS),$(SWEEP_ARGS))
 
-## bench: speed ratios on this machine (training loops, conv vs position loop, grading time)
+## bench: speed ratios on this machine (training loops, on the GPU too if there is one; conv vs position loop; grading time)
 bench: setup
 	$(PY) bench/run.py $(ARGS)
+
+## bench-gpu: chapter 7's recipe on a CUDA GPU (CUDA graph), ratios to eager GPU and CPU loops, val loss; skips without CUDA
+bench-gpu: setup
+	$(PY) bench/gpu.py $(ARGS)
 
 clean:
 	rm -rf _build .nbgrader_work

@@ -1,84 +1,76 @@
 """`make bench`: speed ratios on this machine, all measured in one run.
 
-1. Training steps/s: the book's loop (``wavenet.train.train``) against the
-   lecture's eager loop (``bench/lecture_loop.py``), same model, same steps.
+1. Training steps/s on the CPU, one thread: the book's loop
+   (``wavenet.train.train``) in its exact (eager) and compiled modes against
+   the lecture's eager loop (``bench/lecture_loop.py``), same model, same
+   steps; the compiled mode with and without its compile time. With a CUDA
+   GPU, the same on the GPU, with the CUDA-graph mode (``make bench-gpu``
+   runs chapter 7's whole recipe there).
 2. Scoring the whole dev split with the 76,579-parameter model: one pass of
    the convolutional model against the position-by-position loops.
 3. Time to grade each assignment: ``bench/grade_time.py`` (the grader's).
 
 Timings print as ratios; nothing here asserts a speed. Usage::
 
-    python bench/run.py [--steps 2000] [--threads 1] [--skip-grading]
+    python bench/run.py [--steps 2000] [--rounds 3] [--threads 1] [--skip-grading]
 """
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-import torch
+# a cold compile, as a fresh machine (or the first book build) pays it
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="bench-inductor-"))
+
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.lecture_loop import lecture_train  # noqa: E402
+from bench.loops import CHAPTER_7_STEPS, loop_speeds, machine  # noqa: E402
 from data import load_splits, read_words, split_words  # noqa: E402
 from wavenet.config import device, recipe  # noqa: E402
 from wavenet.conv import (  # noqa: E402
     TorchWaveNet, example_loop, from_hierarchical, name_sequences, position_loop, positions_logits,
 )
-from wavenet.experiment import to_device  # noqa: E402
 from wavenet.models import count_params, hierarchical  # noqa: E402
-from wavenet.train import set_training, train  # noqa: E402
+from wavenet.timing import best_of  # noqa: E402
+from wavenet.train import set_training, to_device, train  # noqa: E402
 
 
-def sync(dev):
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
+def bench_training(splits, dev, steps, rounds, threads):
+    """Steps/s of the lecture's loop and the book's modes (76,579-param tree, batch 32) on ``dev``."""
+    loops = ["lecture", "eager", "graph" if dev.type == "cuda" else "compiled"]
+    speeds, first, cpu = loop_speeds(*splits["train"], dev, loops, steps, rounds, threads)
+    return {"steps": steps, "rounds": rounds, "steps_per_s": speeds, "first_call_s": first,
+            "steps_per_cpu_s": cpu}
 
 
-def best_of(fn, dev, repeat=5):
-    """Fastest of ``repeat`` wall-clock timings of ``fn()`` (seconds); the minimum is the least noisy."""
-    times = []
-    for _ in range(repeat):
-        sync(dev)
-        t0 = time.perf_counter()
-        fn()
-        sync(dev)
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def machine(dev):
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name()}" if dev.type == "cuda" else " (no GPU)"
-    return f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
-
-
-def bench_training(splits, dev, steps):
-    """Steps/s of the lecture's loop and the book's loop, 76,579-param tree, batch 32."""
-    X, Y = splits["train"]
-    out = {}
-    for name in ("lecture", "book"):
-        torch.manual_seed(42)
-        model = to_device(hierarchical(n_embd=24, n_hidden=128), dev)
-        Xd, Yd = X.to(dev), Y.to(dev)
-        sync(dev)
-        t0 = time.perf_counter()
-        if name == "lecture":
-            lecture_train(model, Xd, Yd, max_steps=steps, log=None)
-        else:
-            train(model, X, Y, recipe(fast=False, steps=steps, decay_at=steps * 3 // 4, log_every=10**9), log=None)
-        sync(dev)
-        out[name] = steps / (time.perf_counter() - t0)
-    return out
+def print_training(tr, title):
+    """The loops' steps/s and their ratios to the lecture's loop; a compile paid back over chapter 7's run."""
+    sp, lec = tr["steps_per_s"], tr["steps_per_s"]["lecture"]
+    print(f"\n{title}: 76,579-param hierarchical model, batch 32, "
+          f"best of {tr['rounds']} rounds of {tr['steps']:,} steps per loop")
+    print(f"   lecture loop (.item() and a Python update per step)  {lec:8.0f} steps/s")
+    what = {"eager": 'book, mode="eager" (exact: the lecture\'s numbers)',
+            "compiled": 'book, mode="compiled" (torch.compile)', "graph": 'book, mode="graph" (CUDA graph)'}
+    for mode, rate in sp.items():
+        if mode == "lecture":
+            continue
+        print(f"   {what[mode]:<53} {rate:8.0f} steps/s = {rate / lec:.2f}x the lecture loop")
+        extra = tr["first_call_s"][mode] - 5 / rate  # the first call's 5 steps, less what they cost later
+        if tr["steps_per_cpu_s"]:
+            cpu = tr["steps_per_cpu_s"]
+            print(f"      {'by CPU time (less sensitive to a shared machine)':<50} {cpu[mode]:8.0f} steps/CPU-s "
+                  f"= {cpu[mode] / cpu['lecture']:.2f}x the lecture loop's {cpu['lecture']:.0f}")
+        if mode != "eager":
+            total = CHAPTER_7_STEPS / rate + extra
+            print(f"      {'compile' if mode == 'compiled' else 'capture'}: {extra:.1f} s once; included, "
+                  f"{tr['steps']:,} steps: {tr['steps'] / lec / (tr['steps'] / rate + extra):.2f}x, "
+                  f"chapter 7's {CHAPTER_7_STEPS:,} steps: {CHAPTER_7_STEPS / lec / total:.2f}x")
 
 
 def bench_dev_split(splits, dev, repeat):
@@ -112,8 +104,9 @@ def bench_dev_split(splits, dev, repeat):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=2000, help="training steps per loop")
-    ap.add_argument("--repeat", type=int, default=5, help="timings per case (the best is kept)")
+    ap.add_argument("--steps", type=int, default=2000, help="training steps per loop per round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of training timings (each loop keeps its best)")
+    ap.add_argument("--repeat", type=int, default=5, help="timings per scoring case (the best is kept)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the models are tiny)")
     ap.add_argument("--skip-grading", action="store_true")
     args = ap.parse_args(argv)
@@ -123,12 +116,14 @@ def main(argv=None):
     splits = load_splits(8)
     results = {"machine": machine(dev), "device": str(dev)}
 
-    tr = bench_training(splits, dev, args.steps)
-    results["training_steps_per_s"] = tr
-    print(f"\n1. training, 76,579-param hierarchical model, batch 32, {args.steps:,} steps per loop")
-    print(f"   lecture loop (.item() per step, Python update loop) {tr['lecture']:8.0f} steps/s")
-    print(f"   book loop (wavenet.train.train)                     {tr['book']:8.0f} steps/s"
-          f"   = {tr['book'] / tr['lecture']:.2f}x the lecture loop")
+    results["training"] = {"cpu": bench_training(splits, torch.device("cpu"), args.steps, args.rounds,
+                                                 args.threads)}
+    print_training(results["training"]["cpu"], f"1. training on the CPU, {args.threads} thread(s)")
+    if dev.type == "cuda":
+        results["training"]["cuda"] = bench_training(splits, dev, args.steps, args.rounds, args.threads)
+        print_training(results["training"]["cuda"], f"1b. training on the GPU ({torch.cuda.get_device_name()})")
+    else:
+        print("\n1b. training on a GPU: no CUDA device here, not measured (make bench-gpu on a GPU machine)")
 
     ev, n_params, n_ex, n_names = bench_dev_split(splits, dev, args.repeat)
     results["dev_split_seconds"] = ev

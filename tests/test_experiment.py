@@ -54,11 +54,12 @@ def test_depth_and_dropout_flags_change_the_model():
     assert names.count("Dropout") == names.count("Tanh") == 3
 
 
-def test_schedules():
+def test_schedules(runs):
     """step: lr/10 for the last quarter (lecture); cosine: warmup ramp, then down to 0."""
-    step = Config(lr=0.1, steps=200_000)
+    step = Config(lr=0.1, steps=200_000).recipe()
+    assert step == recipe(fast=False, log_every=10_000)  # the lecture's recipe, evaluated 20 times
     assert step.lr_at(149_999) == 0.1 and math.isclose(step.lr_at(150_000), 0.01)
-    cos = Config(lr=1.0, steps=100, schedule="cosine", warmup=10)
+    cos = Config(lr=1.0, steps=100, schedule="cosine", warmup=10).recipe()
     assert cos.lr_at(0) == pytest.approx(0.1) and cos.lr_at(9) == pytest.approx(1.0)
     assert cos.lr_at(55) == pytest.approx(0.5) and cos.lr_at(99) < 0.001
 

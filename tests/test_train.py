@@ -1,10 +1,12 @@
 """The book's training loop is the lecture's loop, only faster."""
+import pytest
 import torch
 import torch.nn.functional as F
 
 from wavenet.config import recipe
 from wavenet.models import hierarchical
-from wavenet.train import evaluate, sample, smooth, train
+from wavenet.train import (CHUNK, evaluate, keep_state_in_place, make_step, minibatches, sample, smooth, train,
+                           unique_parameters)
 
 
 def lecture_loop(model, X, Y, steps, batch_size=32):
@@ -26,7 +28,7 @@ def lecture_loop(model, X, Y, steps, batch_size=32):
 
 
 def test_train_takes_the_same_steps_as_the_lecture_loop(splits8):
-    """Same seed, same draws, same updates: the parameters agree after 300 steps."""
+    """Exact mode (eager, the default): same seed, same draws, same updates; the parameters agree after 300 steps."""
     X, Y = splits8["train"]
     torch.manual_seed(42)
     ours = hierarchical()
@@ -38,6 +40,96 @@ def test_train_takes_the_same_steps_as_the_lecture_loop(splits8):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     # the running statistics evolved identically too
     torch.testing.assert_close(ours.layers[3].running_var, theirs.layers[3].running_var)
+
+
+def test_compiled_mode_stays_within_tolerance_of_the_lecture_loop(splits8):
+    """The fast path (torch.compile) rounds differently, but after 400 steps of the scaled-up tree
+    its parameters, running statistics and losses are still those of the lecture's loop up to ~1e-4."""
+    X, Y = splits8["train"]
+    steps = 400
+    torch.manual_seed(42)
+    fast = hierarchical(n_embd=24, n_hidden=128)
+    losses = train(fast, X, Y, recipe(fast=False, steps=steps, decay_at=steps // 2), log=None, mode="compiled")
+    torch.manual_seed(42)
+    ref = hierarchical(n_embd=24, n_hidden=128)
+    lossi = lecture_loop(ref, X, Y, steps=steps)
+    for a, b in zip(fast.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(fast.layers[-3].running_mean, ref.layers[-3].running_mean, rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(losses.log10(), torch.tensor(lossi), rtol=0, atol=1e-4)
+    Xv, Yv = splits8["val"]
+    assert abs(evaluate(fast, Xv, Yv) - evaluate(ref, Xv, Yv)) < 1e-4
+
+
+def test_minibatches_are_the_stream_of_one_draw_per_step():
+    """Drawing CHUNK steps at once gives the very numbers of one randint per step, across chunk borders."""
+    steps = CHUNK * 2 + 37
+    drawn = list(minibatches(1000, steps, 32, torch.Generator().manual_seed(3)))
+    g = torch.Generator().manual_seed(3)
+    one_by_one = [torch.randint(0, 1000, (32,), generator=g) for _ in range(steps)]
+    assert len(drawn) == steps and all(torch.equal(a, b) for a, b in zip(drawn, one_by_one))
+
+
+def test_state_kept_in_place_changes_no_number(splits8):
+    """The CUDA graph's step keeps BatchNorm's running statistics at one address; run eagerly
+    (on the CPU) it gives bit for bit the numbers of the plain step."""
+    X, Y = splits8["train"]
+    r = recipe(fast=False, steps=30, decay_at=30)
+    models = []
+    for wrap in (False, True):
+        torch.manual_seed(0)
+        model = hierarchical()
+        step = make_step(model, unique_parameters(model), X, Y, r)
+        step(torch.arange(32), 0.1)  # the first step gives 3-D running stats their (1, 1, C) shape
+        if wrap:
+            step = keep_state_in_place(step, model)
+        held = model.layers[3].running_mean
+        for i in range(r.steps):
+            step(torch.arange(32) + 32 * i, 0.1)
+        assert (model.layers[3].running_mean is held) == wrap
+        models.append(model)
+    for a, b in zip(*(m.parameters() for m in models)):
+        assert torch.equal(a, b)
+    assert torch.equal(models[0].layers[3].running_var, models[1].layers[3].running_var)
+
+
+def test_train_uses_a_fixed_thread_count_and_restores_it(splits8):
+    """One thread while training (a busy machine cannot oversubscribe it), torch's setting afterwards."""
+    X, Y = splits8["train"]
+    seen = []
+
+    def loss_fn(model, xb, yb):
+        seen.append(torch.get_num_threads())
+        return F.cross_entropy(model(xb), yb)
+    before = torch.get_num_threads()
+    train(hierarchical(), X, Y, recipe(fast=False, steps=3), log=None, loss_fn=loss_fn)
+    assert seen == [1, 1, 1] and torch.get_num_threads() == before
+
+
+def test_graph_mode_needs_cuda(splits8):
+    """A CUDA graph only exists on a GPU: asking for one on the CPU is an error, not a silent fallback."""
+    with pytest.raises(ValueError, match="CUDA graph"):
+        train(hierarchical(), *splits8["train"], recipe(fast=False, steps=3), log=None, mode="graph")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_graph_mode_takes_the_eager_steps_on_cuda(splits8, optimizer):
+    """The CUDA graph replays the eager step: same parameters and running statistics after 50 steps."""
+    from wavenet.train import to_device
+    X, Y = splits8["train"]
+    r = recipe(fast=False, steps=50, decay_at=25, optimizer=optimizer, lr=0.1 if optimizer == "sgd" else 1e-2)
+    out = {}
+    for mode in ("eager", "graph"):
+        torch.manual_seed(42)
+        model = to_device(hierarchical(n_embd=24, n_hidden=128), torch.device("cuda"))
+        losses = train(model, X, Y, r, log=None, mode=mode, generator=torch.Generator().manual_seed(1))
+        out[mode] = model, losses
+    (a, la), (b, lb) = out["eager"], out["graph"]
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(a.layers[-3].running_var, b.layers[-3].running_var, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(la, lb, rtol=1e-4, atol=1e-5)
 
 
 def test_train_logs_progress_and_leaves_model_in_eval_mode(splits8):

@@ -1,35 +1,17 @@
-"""Small helpers the book's pages share: moving a model to a device, loss plots.
+"""The book's figures and printouts: loss plots, run curves, sampled names.
 
 Nothing here changes what a model computes; the chapters keep the lecture's
 order of random calls (seed, build, train) in plain sight.
 """
 import textwrap
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from wavenet.results import window
-from wavenet.train import smooth
-
-
-def to_device(model, device):
-    """Move every tensor a model's layers hold (parameters and buffers) to ``device``.
-
-    The model is built on the CPU first, so its random init is the lecture's
-    whatever the device. Parameters stay leaves that require grad.
-
-    Example:
-        >>> model = to_device(mlp(3), torch.device("cpu"))
-    """
-    for layer in getattr(model, "layers", [model]):
-        if hasattr(layer, "layers"):
-            to_device(layer, device)
-        for name, value in vars(layer).items():
-            if isinstance(value, torch.Tensor):
-                moved = value.detach().to(device)
-                setattr(layer, name, moved.requires_grad_(value.requires_grad))
-    return model
+from wavenet.train import smooth, to_device  # noqa: F401  (to_device: the chapters import it from here)
 
 
 def _step_axis(ax):
@@ -72,6 +54,67 @@ def plot_smoothed(curves, recipe, title=""):
     ax.set(xlabel="step", ylabel=f"training loss, mean of {w} steps", title=title)
     _step_axis(ax)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.show()
+
+
+def plot_runs(records, path=None, title="", ylim=None):
+    """Train (dashed: mean minibatch loss) and val (solid) curves of harness records; PNG at ``path``."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for i, r in enumerate(records):
+        h, c = r["history"], f"C{i % 10}"
+        ax.plot(h["step"], h["train"], ls="--", lw=1, color=c)
+        ax.plot(h["step"], h["val"], lw=1.6, color=c, label=f"{r['name']} (val {r['final']['val']:.4f})")
+    ax.set(xlabel="step", ylabel="loss", title=title or "train (dashed, minibatch mean) and val (solid)")
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def tree_of(t, dilations):
+    """Nodes ``(level, position)`` and edges of the tree behind output position ``t`` (level 0: the input)."""
+    top = len(dilations)
+    nodes, edges, frontier = {(top, t)}, [], [t]
+    for level in range(top, 0, -1):
+        d = dilations[level - 1]  # a level-l node fuses the two nodes below it d positions apart
+        edges += [((level, p), (level - 1, q)) for p in frontier for q in (p - d, p)]
+        frontier = [q for p in frontier for q in (p - d, p)]
+        nodes |= {(level - 1, q) for q in frontier}
+    return nodes, edges
+
+
+def plot_shared_nodes(name, a, b, dilations=(1, 2, 4)):
+    """The trees of output positions ``a`` (black) and ``b`` (orange) over ``name``, '.'-padded on the left.
+
+    Filled nodes belong to both trees: the convolution computes them once, a
+    loop over positions once per tree (chapter 8).
+    """
+    pad, top = sum(dilations), len(dilations)
+    text = "." * pad + name
+    (a_nodes, a_edges), (b_nodes, b_edges) = tree_of(a, dilations), tree_of(b, dilations)
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    for (l1, p1), (l2, p2) in b_edges:
+        ax.plot([p1, p2], [l1, l2], color="tab:orange", lw=2.5, alpha=0.6, zorder=1)
+    for (l1, p1), (l2, p2) in a_edges:
+        ax.plot([p1, p2], [l1, l2], color="black", lw=1, zorder=2)
+    for level in range(top + 1):
+        for p in range(-pad + sum(dilations[:level]), len(name)):  # each level has d fewer nodes on the left
+            shared = (level, p) in a_nodes and (level, p) in b_nodes
+            ax.scatter(p, level, s=140, zorder=3, edgecolor="gray", color="tab:purple" if shared else "white")
+    for p in range(-pad, len(name)):
+        ax.annotate(text[p + pad], (p, -0.45), ha="center", fontsize=11, family="monospace")
+    ax.set_yticks(range(top + 1), ["input"] + [f"level {i + 1} (d={d})" for i, d in enumerate(dilations)])
+    ax.set_xticks(range(-pad, len(name)))
+    ax.set_xlabel("position (negative: padding)")
+    ax.set_ylim(-0.8, top + 0.4)
+    ax.set_title(f"trees of positions {a} (black) and {b} (orange); filled nodes are computed once, used by both")
     fig.tight_layout()
     plt.show()
 

@@ -224,6 +224,11 @@ def sequence_loss(model, X, Y, training=True):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1), ignore_index=-1)
 
 
+def names_loss(model, xb, yb):
+    """:func:`sequence_loss` of a minibatch of rows from :func:`name_sequences`, after :func:`trim`."""
+    return sequence_loss(model, *trim(xb, yb))
+
+
 def by_length(Y):
     """Rows of ``Y`` grouped by name length: ``[(rows, n_positions), ...]``, shortest first.
 
@@ -264,7 +269,7 @@ def evaluate_sequences(model, X, Y):
     return F.cross_entropy(positions_logits(model, X, Y), Y[Y >= 0]).item()
 
 
-def train_sequences(model, X, Y, recipe, log=print):
+def train_sequences(model, X, Y, recipe, log=print, **options):
     """The lecture's SGD loop, but each step takes ``recipe.batch_size`` whole names.
 
     Every real position of every drawn name is a training example, so a step
@@ -274,12 +279,13 @@ def train_sequences(model, X, Y, recipe, log=print):
         model: a :class:`WaveNet`.
         X, Y: all names of a split, from :func:`name_sequences`.
         recipe: a :class:`wavenet.config.Recipe` (steps, batch of names, lr schedule).
+        options: more of :func:`wavenet.train.train`'s arguments (``batches``, ``mode``, ...).
 
     Returns:
         float tensor ``(steps,)`` of per-step training losses.
     """
     from wavenet.train import train
-    return train(model, X, Y, recipe, log=log, loss_fn=lambda m, xb, yb: sequence_loss(m, *trim(xb, yb)))
+    return train(model, X, Y, recipe, log=log, loss_fn=names_loss, **options)
 
 
 @torch.no_grad()

@@ -9,15 +9,16 @@ Usage::
     python -m wavenet.experiment sweep --grid lr=1e-3,3e-3 --grid n_hidden=128,256 --steps 2000 ...
     python -m wavenet.experiment list
 
-Each run writes ``runs/<name>.json``: its config, parameter count, device,
-wall time, the train/val curve and the final losses. With ``COURSE_FAST=1``
+Each run trains with the course's one loop, :func:`wavenet.train.train`, and
+writes its record, ``runs/<name>.json`` (:func:`wavenet.results.save`): its
+config, parameter count, device, wall time, the train/val curve and the final
+losses. With ``COURSE_FAST=1``
 steps are cut 100x, the val split is scored 4 times instead of 20, the final
 train loss covers the first 20,000 examples only, and records go to
 ``runs/fast/`` so they never overwrite real ones.
 """
 import argparse
 import itertools
-import json
 import math
 import os
 import sys
@@ -26,14 +27,13 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from data import build_dataset, read_words, split_words
-from wavenet import config
-from wavenet.conv import SeqBatchNorm1d, WaveNet, evaluate_sequences, name_sequences, sequence_loss, trim
-from wavenet.models import VOCAB_SIZE, count_params
-from wavenet.nn import Embedding, Flatten, FlattenConsecutive, Linear, Sequential, Tanh
-from wavenet.train import set_training
+from wavenet import config, results
+from wavenet.config import Recipe
+from wavenet.conv import SeqBatchNorm1d, WaveNet, evaluate_sequences, name_sequences, names_loss
+from wavenet.models import VOCAB_SIZE, add_dropout, count_params, hierarchical, mlp
+from wavenet.train import MODES, evaluate, to_device, train
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("mlp", "hierarchical", "conv")
@@ -58,7 +58,8 @@ class Config:
     eval_every: int = 0          # 0: 20 evaluations per run
     seed: int = 42
     device: str = ""             # "" = wavenet.config.device(): CUDA when present, else CPU
-    threads: int = 0             # torch.set_num_threads; 0 leaves torch's default
+    mode: str = "eager"          # eager | compiled | graph (CUDA): how each step runs, see wavenet.train
+    threads: int = 1             # torch threads while training (fixed: no oversubscription); 0: torch's default
     name: str = ""               # "" = made from the flags that differ from the defaults
     test: bool = False           # also score the test split at the end (do it once, for the final model)
 
@@ -71,14 +72,20 @@ class Config:
             raise ValueError(f"{self.model}: block_size {self.block_size} must be 2**depth (depth {levels})")
         return levels
 
-    def lr_at(self, step):
-        """Learning rate for ``step``: the lecture's step decay or warmup + cosine to 0."""
-        if self.schedule == "step":
-            return self.lr if step < self.steps * 3 // 4 else self.lr / 10
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
-        t = (step - self.warmup) / max(1, self.steps - self.warmup)
-        return self.lr * 0.5 * (1 + math.cos(math.pi * t))
+    def recipe(self):
+        """The run's :class:`~wavenet.config.Recipe`: step decay to lr/10 for the last quarter, or cosine.
+
+        ``log_every`` is the evaluation interval. Under ``COURSE_FAST`` the
+        steps are cut 100x (:func:`wavenet.config.shorten`) and the val split is
+        scored 4 times instead of 20: scoring it costs more than the few steps.
+        """
+        r = config.shorten(Recipe(
+            steps=self.steps, batch_size=self.batch_size, lr=self.lr, decay_at=self.steps * 3 // 4,
+            lr_after=self.lr / 10, log_every=self.eval_every or max(1, self.steps // 20), seed=self.seed,
+            optimizer=self.optimizer, schedule=self.schedule, weight_decay=self.weight_decay, warmup=self.warmup))
+        if config.FAST and not self.eval_every:
+            r = replace(r, log_every=max(1, r.steps // 4))
+        return r
 
     def run_name(self):
         """``name``, or the model followed by every flag that differs from the defaults."""
@@ -91,77 +98,25 @@ class Config:
         return "-".join(parts)
 
 
-class Dropout:
-    """Zero each activation with probability ``p`` in training, scale the rest by ``1/(1-p)``.
-
-    Shape:
-        Input any, output the same.
-    """
-
-    def __init__(self, p):
-        self.p = p
-        self.training = True
-
-    def __call__(self, x):
-        self.out = F.dropout(x, self.p, self.training)
-        return self.out
-
-    def parameters(self):
-        return []
-
-
 def build_model(cfg):
-    """The model ``cfg`` describes, drawn from torch's global generator.
+    """The model ``cfg`` describes, from :mod:`wavenet.models` (or the conv ``WaveNet``).
 
-    With the default flags (no dropout, depth from the block size) the random
-    draws are the lecture's, so ``torch.manual_seed(42)`` then ``build_model``
+    Drawn from torch's global generator: with the default flags (no dropout,
+    depth from the block size) ``torch.manual_seed(42)`` then ``build_model``
     initializes exactly like :func:`wavenet.models.hierarchical` and
     :func:`wavenet.models.mlp`. BatchNorm is :class:`~wavenet.conv.SeqBatchNorm1d`
     (same statistics, one reduction instead of two).
     """
     levels = cfg.levels()
-
-    def activation():  # Tanh, then Dropout when asked for
-        return [Tanh()] + ([Dropout(cfg.dropout)] if cfg.dropout else [])
-
     if cfg.model == "conv":
-        net = WaveNet(VOCAB_SIZE, cfg.n_embd, cfg.n_hidden, tuple(2**i for i in range(levels)))
-        if cfg.dropout:  # after every Tanh
-            net.layers = [m for l in net.layers for m in ([l, Dropout(cfg.dropout)] if isinstance(l, Tanh) else [l])]
-        return net
-    layers = [Embedding(VOCAB_SIZE, cfg.n_embd)]                          # (B, T) -> (B, T, n_embd)
-    if cfg.model == "mlp":
-        layers.append(Flatten())                                           # (B, T*n_embd)
-        fan_in = cfg.n_embd * cfg.block_size
-        for _ in range(levels):
-            layers += [Linear(fan_in, cfg.n_hidden, bias=False),          # (B, n_hidden)
-                       SeqBatchNorm1d(cfg.n_hidden), *activation()]
-            fan_in = cfg.n_hidden
+        model = WaveNet(VOCAB_SIZE, cfg.n_embd, cfg.n_hidden, tuple(2**i for i in range(levels)))
+    elif cfg.model == "mlp":
+        model = mlp(cfg.block_size, cfg.n_embd, cfg.n_hidden, batchnorm=SeqBatchNorm1d, depth=levels)
     elif cfg.model == "hierarchical":
-        fan_in = cfg.n_embd
-        for _ in range(levels):
-            layers += [FlattenConsecutive(2),                              # (B, T/2, 2*fan_in)
-                       Linear(fan_in * 2, cfg.n_hidden, bias=False),       # (B, T/2, n_hidden)
-                       SeqBatchNorm1d(cfg.n_hidden), *activation()]
-            fan_in = cfg.n_hidden
+        model = hierarchical(cfg.block_size, cfg.n_embd, cfg.n_hidden, batchnorm=SeqBatchNorm1d)
     else:
         raise ValueError(f"unknown model {cfg.model!r}, pick one of {MODELS}")
-    layers.append(Linear(cfg.n_hidden, VOCAB_SIZE))                        # (B, vocab)
-    model = Sequential(layers)
-    with torch.no_grad():
-        model.layers[-1].weight *= 0.1  # not confidently wrong at init
-    for p in model.parameters():
-        p.requires_grad = True
-    return model
-
-
-def to_device(model, dev):
-    """Move every tensor attribute of every layer (parameters and buffers) to ``dev``."""
-    for layer in model.layers:
-        for k, v in vars(layer).items():
-            if isinstance(v, torch.Tensor):
-                setattr(layer, k, v.detach().to(dev).requires_grad_(v.requires_grad))
-    return model
+    return add_dropout(model, cfg.dropout) if cfg.dropout else model
 
 
 class Data:
@@ -174,20 +129,9 @@ class Data:
             self.splits = {k: name_sequences(ws) for k, ws in parts.items()}
         else:
             self.splits = {k: build_dataset(ws, cfg.block_size) for k, ws in parts.items()}
+        self.loss_fn = names_loss if self.sequences else None  # None: train()'s cross-entropy
 
-    def batch(self, batch_size, dev):
-        X, Y = self.splits["train"]
-        ix = torch.randint(0, X.shape[0], (batch_size,))  # drawn on the CPU, as in the lecture
-        xb, yb = (trim(X[ix], Y[ix]) if self.sequences else (X[ix], Y[ix]))  # (B, T) and (B, T) or (B,)
-        return xb.to(dev), yb.to(dev)
-
-    def loss(self, model, xb, yb):
-        if self.sequences:
-            return sequence_loss(model, xb, yb)
-        return F.cross_entropy(model(xb), yb)
-
-    @torch.no_grad()
-    def evaluate(self, model, split, dev, batch_size=8192, limit=None):
+    def evaluate(self, model, split, limit=None):
         """Eval-mode mean loss over every example of ``split`` (the same examples for every model).
 
         ``limit`` scores only the first ``limit`` rows (names for the conv, examples otherwise).
@@ -196,12 +140,7 @@ class Data:
         X, Y = X[:limit], Y[:limit]
         if self.sequences:
             return evaluate_sequences(model, X, Y)
-        set_training(model, False)
-        total = 0.0
-        for i in range(0, X.shape[0], batch_size):
-            xb, yb = X[i:i + batch_size].to(dev), Y[i:i + batch_size].to(dev)
-            total += F.cross_entropy(model(xb), yb, reduction="sum").item()
-        return total / X.shape[0]
+        return evaluate(model, X, Y, batch_size=8192)
 
 
 def runs_dir():
@@ -210,19 +149,8 @@ def runs_dir():
     return base / "fast" if config.FAST else base
 
 
-def fast_steps(cfg):
-    """COURSE_FAST shortens every run 100x, like :func:`wavenet.config.recipe`, and evaluates less often."""
-    if not config.FAST:
-        return cfg
-    k = config.FAST_FACTOR
-    steps = max(1, cfg.steps // k)
-    # 4 evaluations instead of 20: scoring the val split would cost more than the few steps
-    eval_every = max(1, cfg.eval_every // k) if cfg.eval_every else max(1, steps // 4)
-    return replace(cfg, steps=steps, warmup=cfg.warmup // k, eval_every=eval_every)
-
-
 def run(cfg, log=print, data=None, save=True):
-    """Train one model from ``cfg``, evaluate it, write and return its record.
+    """Train one model from ``cfg`` with :func:`wavenet.train.train`, evaluate it, write and return its record.
 
     Args:
         cfg: a :class:`Config`.
@@ -233,57 +161,38 @@ def run(cfg, log=print, data=None, save=True):
     Returns:
         the record (a dict; see the module docstring).
     """
-    cfg = fast_steps(cfg)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    recipe = cfg.recipe()
+    cfg = replace(cfg, steps=recipe.steps, warmup=recipe.warmup, eval_every=recipe.log_every)  # what ran
     dev = torch.device(cfg.device) if cfg.device else config.device()
     data = data or Data(cfg)
     torch.manual_seed(cfg.seed)
     model = to_device(build_model(cfg), dev)
-    params = model.parameters()
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=cfg.lr)
-    elif cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}: sgd or adamw")
-    eval_every = cfg.eval_every or max(1, cfg.steps // 20)
-    losses = torch.empty(cfg.steps, device=dev)
     history = {"step": [], "train": [], "val": [], "lr": [], "time": []}
-    set_training(model, True)
+
+    def checkpoint(step, losses):
+        since = history["step"][-1] if history["step"] else 0
+        val = data.evaluate(model, "val")
+        history["step"].append(step)
+        history["train"].append(losses[since:].mean().item())  # mean minibatch loss since the last point
+        history["val"].append(val)
+        history["lr"].append(recipe.lr_at(step - 1))
+        history["time"].append(time.time() - t0)
+        if log:
+            log(f"{cfg.run_name()} step {step:6d}/{cfg.steps}  train {history['train'][-1]:.4f}"
+                f"  val {val:.4f}  lr {recipe.lr_at(step - 1):.2e}  {time.time() - t0:6.1f}s")
+
     t0 = time.time()
-    for step in range(cfg.steps):
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr_at(step)
-        xb, yb = data.batch(cfg.batch_size, dev)
-        loss = data.loss(model, xb, yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses[step] = loss.detach()
-        if (step + 1) % eval_every == 0 or step == cfg.steps - 1:
-            since = history["step"][-1] if history["step"] else 0
-            window = losses[since:step + 1]                # this stretch's minibatch losses
-            val = data.evaluate(model, "val", dev)
-            set_training(model, True)
-            history["step"].append(step + 1)
-            history["train"].append(window.mean().item())  # mean minibatch loss since the last point
-            history["val"].append(val)
-            history["lr"].append(cfg.lr_at(step))
-            history["time"].append(time.time() - t0)
-            if log:
-                log(f"{cfg.run_name()} step {step + 1:6d}/{cfg.steps}  train {history['train'][-1]:.4f}"
-                    f"  val {val:.4f}  lr {cfg.lr_at(step):.2e}  {time.time() - t0:6.1f}s")
+    train(model, *data.splits["train"], recipe, log=None, loss_fn=data.loss_fn, mode=cfg.mode,
+          threads=cfg.threads or None, checkpoint=checkpoint)
     wall = time.time() - t0
-    set_training(model, False)
     # a fast run scores a slice of the train split: its numbers mean nothing, its time should be short
-    final = {"train": data.evaluate(model, "train", dev, limit=20_000 if config.FAST else None),
+    final = {"train": data.evaluate(model, "train", limit=20_000 if config.FAST else None),
              "val": history["val"][-1]}
     if cfg.test:
-        final["test"] = data.evaluate(model, "test", dev)
+        final["test"] = data.evaluate(model, "test")
     record = {
         "name": cfg.run_name(), "config": asdict(cfg), "params": count_params(model),
-        "device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "device": str(dev), "threads": cfg.threads or torch.get_num_threads(), "torch": torch.__version__,
         "fast": config.FAST, "wall_s": wall, "steps_per_s": cfg.steps / wall,
         "final": final, "history": history,
     }
@@ -291,67 +200,43 @@ def run(cfg, log=print, data=None, save=True):
         log(f"{record['name']}: {record['params']:,} params, train {final['train']:.4f} val {final['val']:.4f}"
             + (f" test {final['test']:.4f}" if "test" in final else "") + f", {wall:.1f}s on {dev}")
     if save:
-        record["path"] = str(save_record(record))
+        record["path"] = str(results.save(record["name"], record, runs_dir()))
     record["model"] = model  # handy in-process (sampling); never written to disk
     return record
-
-
-def save_record(record, folder=None):
-    folder = Path(folder or runs_dir())
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{record['name']}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({k: v for k, v in record.items() if k not in ("model", "path")}, indent=1))
-    tmp.replace(path)  # atomic: a reader never sees half a record
-    return path
 
 
 def load_record(name_or_path):
     """A record by run name (looked up in :func:`runs_dir`) or by path."""
     p = Path(name_or_path)
-    if not p.suffix:
-        p = runs_dir() / f"{name_or_path}.json"
-    return json.loads(p.read_text())
+    folder, name = (p.parent, p.stem) if p.suffix else (runs_dir(), str(name_or_path))
+    return results.load(folder=folder, pattern=name)[name]
 
 
 def load_records(pattern="*"):
     """Every record in :func:`runs_dir` whose name matches the glob ``pattern``, sorted by val loss."""
-    recs = [json.loads(p.read_text()) for p in runs_dir().glob(f"{pattern}.json")]
-    return sorted(recs, key=lambda r: r["final"]["val"])
+    return sorted(results.load(folder=runs_dir(), pattern=pattern).values(), key=lambda r: r["final"]["val"])
 
 
-def plot(records, path=None, title="", ylim=None):
-    """Train (dashed: mean minibatch loss) and val (solid) curves of ``records``; PNG at ``path``."""
-    import matplotlib
-    if path:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    for i, r in enumerate(records):
-        h, c = r["history"], f"C{i % 10}"
-        ax.plot(h["step"], h["train"], ls="--", lw=1, color=c)
-        ax.plot(h["step"], h["val"], lw=1.6, color=c, label=f"{r['name']} (val {r['final']['val']:.4f})")
-    ax.set(xlabel="step", ylabel="loss", title=title or "train (dashed, minibatch mean) and val (solid)")
-    if ylim:
-        ax.set_ylim(*ylim)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+def table(records, flags=(), times=True):
+    """Markdown table of runs: name, the config ``flags`` asked for, params, train, val, test (if any), wall, device.
 
-
-def table(records):
-    """Markdown table of runs: name, params, train, val, (test), wall time, device."""
-    rows = ["| run | params | train | val | test | wall | device |", "|:---|---:|---:|---:|---:|---:|:---|"]
+    ``times=False`` leaves out wall time and device (for runs timed on a machine shared with other jobs).
+    """
+    tests = any("test" in r["final"] for r in records)  # a test column only if some run was scored on it
+    head = ["run", *flags, "params", "train", "val"] + ["test"] * tests + ["wall", "device"] * times
+    rows = ["| " + " | ".join(h.replace("_", " ") for h in head) + " |",
+            "|:---|" + "---:|" * (len(head) - 1 - times) + ":---|" * times]
     for r in records:
         f = r["final"]
-        test = f"{f['test']:.4f}" if "test" in f else "–"
-        rows.append(f"| {r['name']} | {r['params']:,} | {f['train']:.4f} | {f['val']:.4f} | {test} "
-                    f"| {r['wall_s']:.0f} s | {r['device']} ×{r['threads']} |")
+        cells = [r["name"], *(f"{r['config'][k]:g}" if isinstance(r["config"][k], float) else
+                              f"{r['config'][k]:,}" if isinstance(r["config"][k], int) else str(r["config"][k])
+                              for k in flags),
+                 f"{r['params']:,}", f"{f['train']:.4f}", f"{f['val']:.4f}"]
+        if tests:
+            cells.append(f"{f['test']:.4f}" if "test" in f else "–")
+        if times:
+            cells += [f"{r['wall_s']:.0f} s", f"{r['device']} ×{r['threads']}"]
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -387,7 +272,7 @@ def sweep(base, grid, log=print, prefix="sweep", data=None):
     return sorted(records, key=lambda r: r["final"]["val"])
 
 
-CHOICES = {"model": MODELS, "optimizer": ("sgd", "adamw"), "schedule": ("step", "cosine")}
+CHOICES = {"model": MODELS, "optimizer": ("sgd", "adamw"), "schedule": ("step", "cosine"), "mode": MODES}
 
 
 def add_config_flags(p):
@@ -416,6 +301,7 @@ def main(argv=None):
     p = sub.add_parser("list", help="a table of the recorded runs, best val first")
     p.add_argument("pattern", nargs="?", default="*")
     args = parser.parse_args(argv)
+    from wavenet.book import plot_runs  # matplotlib: only here, not for every import of the harness
 
     if args.cmd in ("train", "sweep"):
         cfg = Config(**{f.name: getattr(args, f.name) for f in fields(Config)})
@@ -427,7 +313,7 @@ def main(argv=None):
             recs = sweep(cfg, grid, prefix=args.prefix)
             print(table(recs))
             out = runs_dir() / f"{args.prefix}.png"
-            plot(recs, out, title=f"sweep {args.prefix}")
+            plot_runs(recs, out, title=f"sweep {args.prefix}")
             print(f"wrote {out}")
     elif args.cmd == "plot":
         recs = []
@@ -441,7 +327,7 @@ def main(argv=None):
             once.setdefault(r["name"], r)
         recs = list(once.values())
         out = args.out or runs_dir() / "plot.png"
-        plot(recs, out)
+        plot_runs(recs, out, ylim=args.ylim)
         print(f"wrote {out}")
     elif args.cmd == "list":
         print(table(load_records(args.pattern)))

@@ -6,7 +6,7 @@ lecture's initialization exactly.
 """
 import torch
 
-from wavenet.nn import BatchNorm1d, Embedding, Flatten, FlattenConsecutive, Linear, Sequential, Tanh
+from wavenet.nn import BatchNorm1d, Dropout, Embedding, Flatten, FlattenConsecutive, Linear, Sequential, Tanh
 
 VOCAB_SIZE = 27
 
@@ -20,18 +20,20 @@ def _finish(model):
     return model
 
 
-def mlp(block_size=3, n_embd=10, n_hidden=200, vocab_size=VOCAB_SIZE, batchnorm=BatchNorm1d):
-    """One hidden layer over the whole flattened context (chapters 1, 2 and 4).
+def mlp(block_size=3, n_embd=10, n_hidden=200, vocab_size=VOCAB_SIZE, batchnorm=BatchNorm1d, depth=1):
+    """Hidden layers over the whole flattened context: one in chapters 1, 2 and 4.
 
-    ``mlp(3)`` has 12,097 parameters; ``mlp(8)`` has 22,097.
+    ``mlp(3)`` has 12,097 parameters; ``mlp(8)`` has 22,097. ``depth`` stacks
+    more hidden layers of ``n_hidden`` (chapter 9's harness; not in the lecture).
     """
-    return _finish(Sequential([
-        Embedding(vocab_size, n_embd),                         # (B, T) -> (B, T, n_embd)
-        Flatten(),                                             # (B, T*n_embd)
-        Linear(n_embd * block_size, n_hidden, bias=False),     # (B, n_hidden)
-        batchnorm(n_hidden), Tanh(),
-        Linear(n_hidden, vocab_size),                          # (B, vocab_size)
-    ]))
+    layers = [Embedding(vocab_size, n_embd), Flatten()]       # (B, T) -> (B, T, n_embd) -> (B, T*n_embd)
+    fan_in = n_embd * block_size
+    for _ in range(depth):
+        layers += [Linear(fan_in, n_hidden, bias=False),      # (B, n_hidden)
+                   batchnorm(n_hidden), Tanh()]
+        fan_in = n_hidden
+    layers.append(Linear(n_hidden, vocab_size))                # (B, vocab_size)
+    return _finish(Sequential(layers))
 
 
 def hierarchical(block_size=8, n_embd=10, n_hidden=68, vocab_size=VOCAB_SIZE, batchnorm=BatchNorm1d):
@@ -54,6 +56,16 @@ def hierarchical(block_size=8, n_embd=10, n_hidden=68, vocab_size=VOCAB_SIZE, ba
         fan_in = n_hidden
     layers.append(Linear(n_hidden, vocab_size))                # (B, vocab_size)
     return _finish(Sequential(layers))
+
+
+def add_dropout(model, p):
+    """Put a :class:`~wavenet.nn.Dropout` ``(p)`` after every ``Tanh`` of ``model.layers``, in place.
+
+    For chapter 9's harness, on any of the course's models (the tree, the MLP,
+    the convolutional ``WaveNet``); it draws no random numbers, so the init is unchanged.
+    """
+    model.layers = [m for layer in model.layers for m in ([layer, Dropout(p)] if isinstance(layer, Tanh) else [layer])]
+    return model
 
 
 def count_params(model):

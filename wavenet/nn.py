@@ -100,6 +100,27 @@ class Tanh:
         return []
 
 
+class Dropout:
+    """Zero each activation with probability ``p`` in training, scale the rest by ``1/(1-p)``.
+
+    Not in the lecture (the harness of chapter 9 offers it); eval mode passes ``x`` through.
+
+    Shape:
+        Input any, output the same.
+    """
+
+    def __init__(self, p):
+        self.p = p
+        self.training = True
+
+    def __call__(self, x):
+        self.out = torch.nn.functional.dropout(x, self.p, self.training)
+        return self.out
+
+    def parameters(self):
+        return []
+
+
 class Embedding:
     """A lookup table: row ``i`` of ``weight`` is the vector for token ``i``.
 

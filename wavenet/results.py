@@ -1,8 +1,11 @@
-"""The book's performance log: each chapter records its numbers, chapter 7 reads them.
+"""Run records, and the book's performance log built from them.
 
-Every chapter runs in its own kernel, so results travel through small JSON
-files, one per run, in a folder that depends on the build mode (a fast book
-never mixes its numbers with a full one)::
+A run's record is one small JSON file, ``<folder>/<name>.json``, written by
+:func:`save` and read back by :func:`load`, whoever made the run: a chapter
+(through :func:`record`) or the experiment harness (``runs/``). Every chapter
+runs in its own kernel, so the book's results travel this way too, in a
+folder that depends on the build mode (a fast book never mixes its numbers
+with a full one)::
 
     _build/results/full/mlp3.json     # make book
     _build/results/fast/mlp3.json     # make book-fast (COURSE_FAST=1)
@@ -36,14 +39,20 @@ def results_dir(fast=None):
     return ROOT / "_build" / "results" / ("fast" if (FAST if fast is None else fast) else "full")
 
 
-def record(key, fast=None, **numbers):
-    """Save one run's numbers (plain floats, ints, lists) as ``<key>.json``."""
-    folder = results_dir(fast)
+def save(name, record, folder):
+    """Write ``record`` (plain JSON data) as ``folder/<name>.json``; return the path."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.json"
+    path = folder / f"{name}.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(numbers))
+    tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)  # atomic: a reader never sees half a file
+    return path
+
+
+def record(key, fast=None, **numbers):
+    """Save one chapter run's numbers (plain floats, ints, lists) as ``<key>.json``."""
+    save(key, numbers, results_dir(fast))
 
 
 def window(steps):
@@ -79,12 +88,15 @@ def score(key, model, losses, recipe, splits, compare_to=None):
     return train_loss, val_loss
 
 
-def load(fast=None):
-    """Every recorded run of this build mode: ``{key: {name: number}}``."""
-    folder = results_dir(fast)
+def load(fast=None, folder=None, pattern="*"):
+    """Every record in ``folder`` whose name matches the glob ``pattern``: ``{name: record}``.
+
+    ``folder`` defaults to this build mode's :func:`results_dir` (the chapters' runs).
+    """
+    folder = Path(folder) if folder is not None else results_dir(fast)
     if not folder.is_dir():
         return {}
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob(f"{pattern}.json"))}
 
 
 def table(measured=None, fast=None):
@@ -118,4 +130,29 @@ def table(measured=None, fast=None):
         params = f"{got['params']:,}" + ("" if got["params"] == lec["params"] else f" (lecture {lec['params']:,})")
         rows.append(head + f"| {params} | {lec['train']:.3f} | {got['train']:.4f} "
                     f"| {lec['val']:.3f} | {got['val']:.4f} | {verdict} |")
+    return "\n".join(rows)
+
+
+def extended_log(runs, measured=None, fast=None):
+    """The lecture's log, chapter 8's two runs and the harness records ``runs``, as one Markdown table.
+
+    Chapter 9 prints it. This book's own numbers for chapters 1 to 7 are in
+    chapter 7's :func:`table`; chapter 7 may still be running when chapter 9
+    is (the book's chapters run in parallel), so this table does not read them.
+    """
+    measured = load(fast) if measured is None else measured
+    rows = ["| chapter | run | params | train | val | test | time |", "|:---|:---|---:|---:|---:|---:|---:|"]
+    for key, lec in LECTURE.items():
+        rows.append(f"| {CHAPTER[key]} (lecture) | {lec['step']} | {lec['params']:,} | {lec['train']:.3f} "
+                    f"| {lec['val']:.3f} | – | – |")
+    for key, what in (("ch8_tree", "tree, short SGD recipe"), ("ch8_conv", "conv on whole names, same recipe")):
+        if key in measured:
+            b = measured[key]
+            rows.append(f"| 8 | {what} | {b['params']:,} | {b['train']:.4f} | {b['val']:.4f} | – "
+                        f"| {b['seconds']:.0f} s |")
+    for r in runs:
+        f = r["final"]
+        test = f"{f['test']:.4f}" if "test" in f else "–"
+        rows.append(f"| 9 | {r['name']} | {r['params']:,} | {f['train']:.4f} | {f['val']:.4f} | {test} "
+                    f"| {r['wall_s']:.0f} s |")
     return "\n".join(rows)
