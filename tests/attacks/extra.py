@@ -7,10 +7,8 @@ behaviour and fail until the hole is fixed (see the docstring of each attack).
 ``PYTHONPATH=.:tests python -m attacks.extra DIR`` writes them to ``DIR`` to try by hand.
 """
 import copy
-import json
 from pathlib import Path
 
-import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
 from attacks import LAYERS, answer, dumps, index, insert_after, release
