@@ -241,7 +241,8 @@ def test_hole_device_files_and_fifos_in_the_submission_folder(tmp_path):
 
 def test_hole_outputs_the_cap_does_not_see_stay_out_of_the_grader(tmp_path):
     """HOLE 3: update_display_data is applied by nbclient before Execute.output (no cap), and the cap counts
-    neither a display's metadata nor empty displays. Scaled down here (6 x 4 MB updates, 6 x 2 MB of metadata);
+    neither a display's metadata nor empty displays, and probe records (up to 8 MB each) are exempt with no count.
+    Scaled down here (6 x 4 MB updates, 6 x 2 MB of metadata, 3 x 7 MB records in a learner cell);
     at full size (6 x 50 MB updates) the grader's own process peaked at 1.8 GB while the kernel held 50 MB, and
     100,000 empty displays cost the grader 2 min of its own CPU. The autograded notebook must stay near the cap."""
     from autograder.grade import grade_notebook
@@ -249,6 +250,7 @@ def test_hole_outputs_the_cap_does_not_see_stay_out_of_the_grader(tmp_path):
 
     nb = X.big_update(n=4_000_000, k=6)
     nb = A.insert_after(nb, "setup", X.MANY_OUTPUTS.replace("1_000_000", "2_000_000").format(n_meta=6))
+    nb = A.insert_after(nb, "setup", X.MANY_RECORDS.format(n=3))
     path = tmp_path / "bloat.ipynb"
     path.write_bytes(A.dumps(nb))
     result = grade_notebook(A.LAYERS, path, workdir=tmp_path / "work", keep=True,
@@ -275,3 +277,17 @@ def test_hole_names_in_the_submission_folder_cannot_stop_the_batch(tmp_path):
     results = {p.stem for p in (tmp_path / "out" / "results").glob("*.json")}
     assert {"course", "zoe"} <= results, results
     assert "\x1b" not in proc.stderr + proc.stdout, "a file name's escape sequences reach the terminal"
+
+
+def test_hole_the_kernels_stderr_stays_out_of_the_graders(tmp_path):
+    """HOLE 8: the kernel's stderr is inherited by the grader: `grade` passes whatever the kernel writes to fd 2
+    to the teacher's terminal, raw and unbounded (an xterm title escape, the input history, 5 MB here; 50 MB
+    took no longer). grade-all writes it to a per-student log on the grader's disk (not the kernel's --disk),
+    whose tail becomes the record's reason when the grading process crashes."""
+    path = tmp_path / "stderr.ipynb"
+    path.write_bytes(A.dumps(X.stderr_flood(mb=5)))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json", *LIMITS],
+                          cwd=ROOT, env=ENV, capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert b"KERNEL-STDERR" not in proc.stderr and b"\x1b]0;" not in proc.stderr
+    assert len(proc.stderr) < 100_000, f"{len(proc.stderr):,} bytes of the kernel's stderr reached the grader's"

