@@ -1,15 +1,18 @@
 """More attacks (tests/attacks/extra.py), one ``grade-all`` batch with an honest student last.
 
-Tests marked HOLE assert the *safe* behaviour and fail until the grader is fixed
-(see the hostile review's report); the others guard defences that held.
+They come from a hostile review of 71f447f; each hole it found is closed here
+or pinned where the threat model admits it (autograder/README.md):
 
 - new angles that must stay worth nothing: display-id updates, partial credit from an
   execute_result, flipped nbgrader flags, a chatty thread, markup in the feedback;
-- forging from the seed (admitted by the threat model for structural tests): the
-  number of points an empty notebook gets is pinned, so it can only go down;
-- the submission folder itself: links to another student's notebook or to a grader's
-  file, a name a spreadsheet runs as a formula, a FIFO and /dev/zero;
-- the grader's own memory: outputs the output cap does not see.
+- forging from the seed (admitted for structural tests, and for value tests whose right
+  function a kernel writes itself): the points an empty notebook gets that way are pinned,
+  so they can only go down; the grader's references are not in the kernel;
+- NaN where numbers are judged; the grader's memory (outputs the output cap did not see);
+  the kernel's stderr.
+
+The submission folder itself (links, FIFOs, names, CSV cells, scratch folders) is tested
+with grade-all's student discovery, elsewhere.
 
 Hidden lines and secrets are searched in the *decoded* records and CSV cells: a hidden
 line holds quotes, which JSON writes as ``\\"`` and CSV as ``""``, so a raw text search
@@ -39,10 +42,14 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", **{A.SECRET_VAR: A.SECRET})
 HONEST = "z_honest"
 EMPTY_SCORE = 0.0
 STRUCTURAL_POINTS = 7.0  # 01_layers: what an empty notebook gets by answering the structural tests from the seed
+# 01_layers' value tests whose right function is one torch call (x @ W + b, torch.tanh): linear_forward,
+# linear_no_bias, tanh. A kernel that writes them outside the learner's class gets them (the threat model says so).
+ONE_CALL_VALUE_POINTS = 3.0
+ORACLE_VALUE_TESTS = ("test_batchnorm_train_output", "test_batchnorm_running_stats", "test_batchnorm_eval")
 
 
-def grade_all(folder, out, timeout=1200, prefix=()):
-    return subprocess.run([*prefix, sys.executable, "-m", "autograder", "grade-all", A.LAYERS, str(folder),
+def grade_all(folder, out, timeout=1200):
+    return subprocess.run([sys.executable, "-m", "autograder", "grade-all", A.LAYERS, str(folder),
                            "--out", str(out), "--workers", "2", "--json", *LIMITS], cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -50,9 +57,7 @@ def grade_all(folder, out, timeout=1200, prefix=()):
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("extra")
-    secret = tmp / "grader-secret.txt"  # a file only the grader should ever read
-    secret.write_text(A.SECRET + "\n")
-    X.write(tmp / "in", {"secret_file": str(secret), "honest": f"{HONEST}.ipynb"})
+    X.write(tmp / "in", {"honest": f"{HONEST}.ipynb"})
     proc = grade_all(tmp / "in", tmp / "out")
     assert proc.returncode == 0, f"grade-all failed:\n{proc.stderr[-3000:]}"
     records = {p.stem: json.loads(p.read_text()) for p in (tmp / "out" / "results").glob("*.json")}
@@ -124,30 +129,41 @@ def test_structural_forging_is_pinned(batch):
     assert batch["records"]["a_forge_struct"]["score"] <= STRUCTURAL_POINTS
 
 
-# ---------------------------------------------------------------- HOLES: these fail until fixed
+# ---------------------------------------------------------------- the hostile review's holes, closed
 
-def test_hole_display_id_updates_carry_no_hidden_test_out(batch):
-    """HOLE 1: update_display_data from a cell after the hidden tests rewrites the output of a cell (a learner
-    cell, or a test cell's record) that ran before them, whose text the feedback and the message keep."""
+def test_display_id_updates_carry_no_hidden_test_out(batch):
+    """Was HOLE 1: update_display_data from a cell after the hidden tests rewrote the output of a cell (a learner
+    cell, or a test cell's record) that ran before them, whose text the feedback and the message keep. The
+    grader applies no display-id update now (autograder/execute.py)."""
     leaks = [(w, what) for w, what in _leaks(batch) if "id_leak" in w]
     assert not leaks, leaks
 
 
-def test_hole_value_tests_cannot_be_forged_from_the_seed(batch):
-    """HOLE 2a: the course view ships the grader's oracle (wavenet.checks.oracle) and the probes' inputs, so an
-    empty notebook answers the value tests too: 16/16 without a line of Linear, BatchNorm1d or Tanh."""
-    assert batch["records"]["a_forge_values"]["score"] <= STRUCTURAL_POINTS
+def test_value_forging_from_the_seed_is_pinned(batch):
+    """Was HOLE 2a: the course view shipped the grader's references (wavenet.checks.oracle), so an empty notebook
+    answered every value test from the probes' inputs: 16/16 without a line of Linear, BatchNorm1d or Tanh.
+    The kernel's oracle.py now holds no reference (autograder/course_view.py): the BatchNorm value tests fail.
+    What stays, and the threat model admits: a kernel knows the probes' inputs (it must run the learner's code
+    on them), so it can compute a right answer itself, here x @ W + b and torch.tanh; pinned, so it can only
+    go down."""
+    rec = batch["records"]["a_forge_values"]
+    passed = {t["id"] for t in rec["tests"] if t["passed"]}
+    assert not passed & set(ORACLE_VALUE_TESTS), passed
+    assert rec["score"] <= STRUCTURAL_POINTS + ONE_CALL_VALUE_POINTS, passed
 
 
-def test_hole_a_notebook_that_replaces_check_is_flagged_for_review(batch):
-    """HOLE 2b: a forger that emits through wavenet.checks.context.emit gets no review note at all."""
+def test_a_notebook_that_replaces_check_is_flagged_for_review(batch):
+    """Was HOLE 2b: a forger that emits through wavenet.checks.context.emit got no review note at all. Now its
+    own `check` and its imports of the tests' machinery are noted (autograder/notes.py)."""
     for student in ("a_forge_struct", "a_forge_values"):
-        assert batch["records"][student]["review"], student
+        review = " ".join(batch["records"][student]["review"])
+        assert "defines its own `check`" in review and "wavenet.checks.context" in review, (student, review)
 
 
-def test_hole_nan_weights_do_not_pass_linear_init(batch):
-    """HOLE 2c: linear_init compares abs(std * sqrt(fan_in) - 1) > 0.05, which is False for NaN: a Linear
-    whose weight is all NaN passes it."""
+def test_nan_weights_do_not_pass_linear_init(batch):
+    """Was HOLE 2c: linear_init compares abs(std * sqrt(fan_in) - 1) > 0.05, which is False for NaN: a Linear
+    whose weight was all NaN passed it. Now no test passes on data holding NaN or infinity
+    (wavenet.checks.verdict, whatever the judge)."""
     rec = batch["records"]["a_nan_linear"]
     assert rec["score"] == EMPTY_SCORE, [t for t in rec["tests"] if t["passed"]]
 
@@ -180,10 +196,11 @@ class _Active(HTMLParser):
         self._script = False
 
 
-def test_hole_the_feedback_page_carries_no_active_content(batch):
-    """HOLE 4: nbgrader's feedback template renders markdown cells without nbconvert's clean_html, so
-    HTMLExporter.sanitize_html does not reach them: a learner's markdown puts <script>, onerror=, iframes,
-    forms and full-page overlays into the page a teacher opens."""
+def test_the_feedback_page_carries_no_active_content(batch):
+    """Was HOLE 4: nbgrader's feedback template renders markdown cells without nbconvert's clean_html, so
+    HTMLExporter.sanitize_html did not reach them: a learner's markdown put <script>, onerror=, iframes,
+    forms and full-page overlays into the page a teacher opens. Now they are cleaned (autograder/feedback.py)."""
+    assert (batch["out"] / "feedback" / "a_feedback_xss.html").exists()
     bad = {}
     for page in batch["out"].glob("feedback/*.html"):
         p = _Active()
@@ -193,58 +210,14 @@ def test_hole_the_feedback_page_carries_no_active_content(batch):
     assert not bad, bad
 
 
-def test_hole_links_in_the_submission_folder_are_not_followed(batch):
-    """HOLE 5: grade-all follows links in the submission folder: a link to another student's notebook gets that
-    student's grade, and a link to any file the grader can read shows its first 39 characters in the reason
-    (nbformat's NotJSONError quotes them) in the record, the CSV and the feedback."""
-    recs = batch["records"]
-    assert recs["l_link_to_honest"]["score"] in (EMPTY_SCORE, None), recs["l_link_to_honest"]
-    leaks = [(w, what) for w, what in _leaks(batch) if what == "secret"]
-    assert not leaks, leaks
-
-
-def test_hole_the_csv_has_no_formula_cells(batch):
-    """HOLE 6: a student named by their file (or folder) puts a formula into grades.csv, in the student column
-    and again at the start of the reason ("=HYPERLINK(1+2).ipynb is empty")."""
-    with open(batch["out"] / "grades.csv", newline="") as f:
-        cells = [cell for row in csv.reader(f) for cell in row]
-    formulas = [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or (c[:1] == "-" and not _number(c))]
-    assert not formulas, formulas
-
-
-def _number(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def test_hole_device_files_and_fifos_in_the_submission_folder(tmp_path):
-    """HOLE 5b: in nbgrader's submitted/<student>/<assignment>/ layout any single *.ipynb is taken, and read
-    before anything checks what it is: a link to /dev/zero reads until memory runs out (here: MemoryError under a
-    3 GB address-space limit, the batch dies), a FIFO blocks the batch forever. Both should be a record saying
-    "not a notebook" and the batch should go on."""
-    sub = tmp_path / "in" / "submitted"
-    (sub / "a_zero" / A.LAYERS).mkdir(parents=True)
-    (sub / "a_zero" / A.LAYERS / "mine.ipynb").symlink_to("/dev/zero")
-    (sub / "b_fifo" / A.LAYERS).mkdir(parents=True)
-    os.mkfifo(sub / "b_fifo" / A.LAYERS / f"{A.LAYERS}.ipynb")
-    try:
-        proc = grade_all(tmp_path / "in", tmp_path / "out", timeout=120, prefix=("prlimit", "--as=3000000000", "--"))
-    except subprocess.TimeoutExpired:
-        pytest.fail("grade-all blocked on a FIFO in the submission folder")
-    assert proc.returncode == 0, proc.stderr[-1500:]
-    results = {p.stem for p in (tmp_path / "out" / "results").glob("*.json")}
-    assert results == {"a_zero", "b_fifo"}, results
-
-
-def test_hole_outputs_the_cap_does_not_see_stay_out_of_the_grader(tmp_path):
-    """HOLE 3: update_display_data is applied by nbclient before Execute.output (no cap), and the cap counts
-    neither a display's metadata nor empty displays, and probe records (up to 8 MB each) are exempt with no count.
+def test_outputs_the_cap_did_not_see_stay_out_of_the_grader(tmp_path):
+    """Was HOLE 3: update_display_data is applied by nbclient before Execute.output (no cap), and the cap counted
+    neither a display's metadata nor empty displays, and probe records (up to 8 MB each) were exempt with no count.
     Scaled down here (6 x 4 MB updates, 6 x 2 MB of metadata, 3 x 7 MB records in a learner cell);
     at full size (6 x 50 MB updates) the grader's own process peaked at 1.8 GB while the kernel held 50 MB, and
-    100,000 empty displays cost the grader 2 min of its own CPU. The autograded notebook must stay near the cap."""
+    100,000 empty displays cost the grader 2 min of its own CPU. The autograded notebook must stay near the cap.
+    (The messages still reach the grader's client, which reads each before dropping it: the time limits bound
+    that cost.)"""
     from autograder.grade import grade_notebook
     from autograder.limits import Limits
 
@@ -262,28 +235,12 @@ def test_hole_outputs_the_cap_does_not_see_stay_out_of_the_grader(tmp_path):
     assert size < 4_000_000, f"the autograded notebook holds {size:,} bytes of output the cap did not count"
 
 
-def test_hole_names_in_the_submission_folder_cannot_stop_the_batch(tmp_path):
-    """HOLE 7: grade-all keeps each student's scratch folder in <work>/<student> next to the class's course view,
-    <work>/course: a student named "course" makes mkdir fail in the worker thread, the exception ends the batch
-    (exit 1) and nobody gets a record. And a file name's control characters reach the teacher's terminal raw
-    (the progress line prints the student's name): here a title change and a screen clear."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    esc = "x\x1b]0;PWNED\x07\x1b[2Jy"
-    for name in ("course", "zoe", esc):
-        (folder / f"{name}.ipynb").write_bytes(b"")  # empty: not graded, no kernel needed
-    proc = grade_all(folder, tmp_path / "out", timeout=300)
-    assert proc.returncode == 0, proc.stderr[-1500:]
-    results = {p.stem for p in (tmp_path / "out" / "results").glob("*.json")}
-    assert {"course", "zoe"} <= results, results
-    assert "\x1b" not in proc.stderr + proc.stdout, "a file name's escape sequences reach the terminal"
-
-
-def test_hole_the_kernels_stderr_stays_out_of_the_graders(tmp_path):
-    """HOLE 8: the kernel's stderr is inherited by the grader: `grade` passes whatever the kernel writes to fd 2
-    to the teacher's terminal, raw and unbounded (an xterm title escape, the input history, 5 MB here; 50 MB
-    took no longer). grade-all writes it to a per-student log on the grader's disk (not the kernel's --disk),
-    whose tail becomes the record's reason when the grading process crashes."""
+def test_the_kernels_stderr_stays_out_of_the_graders(tmp_path):
+    """Was HOLE 8: the kernel's stderr was inherited by the grader: `grade` passed whatever the kernel writes to
+    fd 2 to the teacher's terminal, raw and unbounded (an xterm title escape, the input history, 5 MB here; 50 MB
+    took no longer); grade-all wrote it to a per-student log on the grader's disk (not the kernel's --disk),
+    whose tail becomes the record's reason when the grading process crashes. Now it goes to /dev/null
+    (autograder/sandbox.py)."""
     path = tmp_path / "stderr.ipynb"
     path.write_bytes(A.dumps(X.stderr_flood(mb=5)))
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json", *LIMITS],

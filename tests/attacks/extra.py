@@ -1,8 +1,8 @@
 """More hostile submissions (the hostile review of 71f447f): new angles beyond :mod:`attacks`.
 
 Each builder returns a notebook made from the released exercise. Some of these
-found holes; their tests in :mod:`tests.test_attacks_extra` assert the *safe*
-behaviour and fail until the hole is fixed (see the docstring of each attack).
+found holes (marked HOLE below, each with what closed it); their tests in
+:mod:`tests.test_attacks_extra` assert the safe behaviour.
 
 ``PYTHONPATH=.:tests python -m attacks.extra DIR`` writes them to ``DIR`` to try by hand.
 """
@@ -26,7 +26,7 @@ def append(nb, source):
 
 # ---------------------------------------------------------------- hidden tests out through display ids
 
-# HOLE 1. A cell *before* the first hidden test shows a display with a display_id; a cell *after* the
+# HOLE 1 (closed: the grader applies no display-id update). A cell *before* the first hidden test shows a display with a display_id; a cell *after* the
 # hidden tests sends update_display_data for that id. nbclient rewrites the earlier cell's output in
 # place (NotebookClient._update_display_id, called before Execute.output, so the output cap does not
 # see it either). The feedback keeps text outputs of cells before the first hidden test: the hidden
@@ -80,7 +80,7 @@ def record_id_leak():
 
 # ---------------------------------------------------------------- points without code
 
-# HOLE 2 (a judge bug reachable by honest-looking code). linear_init compares the weight's std and mean
+# HOLE 2c (a judge bug reachable by honest-looking code; closed: no test passes on NaN data). linear_init compares the weight's std and mean
 # with `abs(r - 1) > 0.05`: NaN compares False, so a Linear whose weight is all NaN passes.
 NAN_LINEAR = '''
 class Linear:
@@ -102,8 +102,9 @@ def nan_linear():
 
 # The threat model admits that a kernel knows its seed and can answer structural tests without the
 # learner's code. This forger measures how far that goes: it answers from probe.inputs(test, seed) alone,
-# the structural tests with shapes, counts and flags, and (FORGE_VALUES) the value tests with the
-# grader's own oracle, which the kernel's /course holds. Nothing of Linear, BatchNorm1d, Tanh or
+# the structural tests with shapes, counts and flags, and (FORGE_VALUES) the value tests with torch and the
+# grader's own oracle, which the kernel's /course held (HOLE 2a; closed: the kernel's oracle.py has no
+# reference left, so its BatchNorm answers raise). Nothing of Linear, BatchNorm1d, Tanh or
 # FlattenConsecutive is written.
 FORGE = '''
 import math, torch
@@ -258,7 +259,7 @@ sys.stdout.write("x" * {n})
 sys.stdout.flush()
 '''
 
-# HOLE 3. update_display_data is applied by nbclient before Execute.output: no cap at all. The data lands
+# HOLE 3 (closed with 3b and 3c: no display-id updates; the cap counts every output). update_display_data is applied by nbclient before Execute.output: no cap at all. The data lands
 # in the autograded notebook the grader writes, reads back and renders.
 BIG_UPDATE = '''
 from IPython.display import display, update_display
@@ -351,9 +352,9 @@ def partial_credit():
 # ---------------------------------------------------------------- the batch
 
 def build(paths):
-    """``{file name: bytes or ("link", target)}`` for one ``grade-all 01_layers`` batch, honest student last.
+    """``{file name: bytes}`` for one ``grade-all 01_layers`` batch, honest student last.
 
-    ``paths``: ``{"secret_file": a file only the grader may read, "honest": the honest student's file name}``.
+    ``paths``: ``{"honest": the honest student's file name}``.
     """
     from submissions import solved
     nbs = {
@@ -368,9 +369,6 @@ def build(paths):
         "a_thread_output": thread_output(),
     }
     files = {f"{k}.ipynb": dumps(v) for k, v in nbs.items()}
-    files["l_link_to_honest.ipynb"] = ("link", paths["honest"])          # another student's notebook
-    files["l_link_to_secret.ipynb"] = ("link", paths["secret_file"])     # a file of the grader's
-    files["=HYPERLINK(1+2).ipynb"] = b""                                 # a name a spreadsheet runs
     files[Path(paths["honest"]).name] = dumps(solved(LAYERS))
     return files
 
@@ -379,28 +377,7 @@ def write(folder, paths):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in build(paths).items():
-        if isinstance(data, tuple):
-            target = Path(data[1])
-            (folder / name).symlink_to(target if target.is_absolute() else folder / target)
-        else:
-            (folder / name).write_bytes(data)
-
-
-def main(out):
-    out = Path(out)
-    secret = out / "grader-secret.txt"
-    out.mkdir(parents=True, exist_ok=True)
-    secret.write_text("s3cr3t-0f-the-grader-7f1d\n")
-    write(out / LAYERS, {"secret_file": str(secret), "honest": "z_honest.ipynb"})
-    for name, nb in (("a_forge_values", forger(FC, True)), ("a_forge_struct", forger(FC, False))):
-        (out / FC).mkdir(parents=True, exist_ok=True)
-        (out / FC / f"{name}.ipynb").write_bytes(dumps(nb))
-    print(f"wrote the extra attacks to {out}/<assignment>/")
-
-
-if __name__ == "__main__":
-    import sys
-    main(sys.argv[1])
+        (folder / name).write_bytes(data)
 
 
 # ---------------------------------------------------------------- the sandbox, again
@@ -447,7 +424,7 @@ def deaf_sleeper():
     return insert_after(release(LAYERS), "setup", DEAF_SLEEPER)
 
 
-# HOLE 8. The kernel's stderr is the grader's (SandboxKernelManager only sends stdout to /dev/null): whatever it
+# HOLE 8 (closed: the kernel's stderr goes to /dev/null). The kernel's stderr is the grader's (SandboxKernelManager only sends stdout to /dev/null): whatever it
 # writes to fd 2 reaches the teacher's terminal (`grade`) or the batch's per-student log (`grade-all`), unbounded
 # and raw, escape sequences included; and the log's tail becomes the record's reason when the grading process
 # crashes ("the grader crashed (exit N): <tail>").
@@ -471,3 +448,17 @@ pad = {{f"k{{i}}": ["a" * 1999] * 500 for i in range(7)}}  # about 7 MB of JSON,
 for _ in range({n}):
     display({{"application/vnd.wavenet.probe.v1+json": {{"v": 1, "test": "tanh", "data": pad}}}}, raw=True)
 '''
+
+
+def main(out):
+    out = Path(out)
+    write(out / LAYERS, {"honest": "z_honest.ipynb"})
+    for name, nb in (("a_forge_values", forger(FC, True)), ("a_forge_struct", forger(FC, False))):
+        (out / FC).mkdir(parents=True, exist_ok=True)
+        (out / FC / f"{name}.ipynb").write_bytes(dumps(nb))
+    print(f"wrote the extra attacks to {out}/<assignment>/")
+
+
+if __name__ == "__main__":
+    import sys
+    main(sys.argv[1])
