@@ -109,6 +109,7 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
         self._events = events(resources)
+        self._seen = resources["autograder"].setdefault("records", {})  # cell index -> records it sent, kept or not
         self._deadline = time.monotonic() + self.notebook_timeout
         self._stopped = ""  # why the remaining cells are not run
         self._cell_timeout = self.timeout
@@ -207,6 +208,7 @@ class SandboxedExecute(Execute):
         if isinstance(data, dict) and MIME in data and is_test(self.nb.cells[cell_index]):
             # a test cell's probe record: bounded on its own (the judge rejects more than MAX_BYTES)
             self._records += 1
+            self._seen[cell_index] = self._records  # the judge says how many there were, not how many were kept
             if self._records > self.RECORDS_KEPT or size(data[MIME]) > 2 * MAX_BYTES:
                 return None
             return super().output(outs, msg, display_id, cell_index)

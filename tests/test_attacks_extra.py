@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -210,7 +209,27 @@ def test_the_feedback_page_carries_no_active_content(batch):
     assert not bad, bad
 
 
-def test_outputs_the_cap_did_not_see_stay_out_of_the_grader(tmp_path):
+@pytest.fixture(scope="module")
+def one_grade(tmp_path_factory):
+    """One `grade --keep` of a notebook holding the output-cap attacks and, last, the stderr flood: the
+    autograded notebook it leaves, and what reached the grader's stderr."""
+    tmp = tmp_path_factory.mktemp("one")
+    nb = X.big_update(n=4_000_000, k=6)
+    nb = A.insert_after(nb, "setup", X.MANY_OUTPUTS.replace("1_000_000", "2_000_000").format(n_meta=6))
+    nb = A.insert_after(nb, "setup", X.MANY_RECORDS.format(n=3))
+    nb = X.append(nb, X.STDERR.format(mb=5))
+    path = tmp / "bloat.ipynb"
+    path.write_bytes(A.dumps(nb))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json", "--keep",
+                           *LIMITS], cwd=ROOT, env=dict(ENV, AUTOGRADER_WORK=str(tmp / "work")),
+                          capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    graded = list((tmp / "work").glob(f"*/autograded/learner/{A.LAYERS}/{A.LAYERS}.ipynb"))
+    assert len(graded) == 1, graded
+    return {"result": json.loads(proc.stdout), "stderr": proc.stderr, "graded": graded[0]}
+
+
+def test_outputs_the_cap_did_not_see_stay_out_of_the_grader(one_grade):
     """Was HOLE 3: update_display_data is applied by nbclient before Execute.output (no cap), and the cap counted
     neither a display's metadata nor empty displays, and probe records (up to 8 MB each) were exempt with no count.
     Scaled down here (6 x 4 MB updates, 6 x 2 MB of metadata, 3 x 7 MB records in a learner cell);
@@ -218,33 +237,17 @@ def test_outputs_the_cap_did_not_see_stay_out_of_the_grader(tmp_path):
     100,000 empty displays cost the grader 2 min of its own CPU. The autograded notebook must stay near the cap.
     (The messages still reach the grader's client, which reads each before dropping it: the time limits bound
     that cost.)"""
-    from autograder.grade import grade_notebook
-    from autograder.limits import Limits
-
-    nb = X.big_update(n=4_000_000, k=6)
-    nb = A.insert_after(nb, "setup", X.MANY_OUTPUTS.replace("1_000_000", "2_000_000").format(n_meta=6))
-    nb = A.insert_after(nb, "setup", X.MANY_RECORDS.format(n=3))
-    path = tmp_path / "bloat.ipynb"
-    path.write_bytes(A.dumps(nb))
-    result = grade_notebook(A.LAYERS, path, workdir=tmp_path / "work", keep=True,
-                            limits=Limits(cell_timeout=60, notebook_timeout=200, cpu_seconds=60))
-    kept = next(n for n in result.notes if "scratch course kept in" in n).split(" kept in ")[1]
-    graded = Path(kept) / "autograded" / "learner" / A.LAYERS / f"{A.LAYERS}.ipynb"
-    size = graded.stat().st_size
-    assert result.score == EMPTY_SCORE
+    size = one_grade["graded"].stat().st_size
+    assert one_grade["result"]["score"] == EMPTY_SCORE
     assert size < 4_000_000, f"the autograded notebook holds {size:,} bytes of output the cap did not count"
 
 
-def test_the_kernels_stderr_stays_out_of_the_graders(tmp_path):
+def test_the_kernels_stderr_stays_out_of_the_graders(one_grade):
     """Was HOLE 8: the kernel's stderr was inherited by the grader: `grade` passed whatever the kernel writes to
     fd 2 to the teacher's terminal, raw and unbounded (an xterm title escape, the input history, 5 MB here; 50 MB
     took no longer); grade-all wrote it to a per-student log on the grader's disk (not the kernel's --disk),
     whose tail becomes the record's reason when the grading process crashes. Now it goes to /dev/null
     (autograder/sandbox.py)."""
-    path = tmp_path / "stderr.ipynb"
-    path.write_bytes(A.dumps(X.stderr_flood(mb=5)))
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json", *LIMITS],
-                          cwd=ROOT, env=ENV, capture_output=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-1500:]
-    assert b"KERNEL-STDERR" not in proc.stderr and b"\x1b]0;" not in proc.stderr
-    assert len(proc.stderr) < 100_000, f"{len(proc.stderr):,} bytes of the kernel's stderr reached the grader's"
+    err = one_grade["stderr"]
+    assert b"KERNEL-STDERR" not in err and b"\x1b]0;" not in err
+    assert len(err) < 100_000, f"{len(err):,} bytes of the kernel's stderr reached the grader's"
