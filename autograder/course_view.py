@@ -5,7 +5,11 @@ An exercise's read-only setup cell says what the learner is given, e.g.
 in exercise 4, whose answer is ``BatchNorm1d``. :func:`build` writes a folder
 (mounted read-only at ``/course`` in the sandbox) holding:
 
-- ``wavenet/checks/``: the probes the test cells call;
+- ``wavenet/checks/``: the probes the test cells call, with the grader's
+  references (``oracle.py``) reduced to the comparison helpers: a graded
+  kernel only probes, and a kernel that could call ``oracle.bn_train`` on the
+  probe's inputs (which it must know, to run the learner's code on them)
+  would answer the value tests without a line of the learner's code;
 - ``wavenet/train.py``, ``wavenet/config.py`` and ``data/*.py``: the training
   loop the validation-loss probe uses (``data/names.txt`` stays out: the
   kernel gets the training split from the grader, never the names);
@@ -22,6 +26,8 @@ from pathlib import Path
 
 from autograder.assignments import ROOT, nbgrader_meta, read_notebook, source_path
 
+# what the kernel's oracle.py keeps: helpers that compare, no reference that computes an answer
+ORACLE_KEPT = {"close", "maxdiff"}
 ALWAYS = ["wavenet/__init__.py", "wavenet/config.py", "wavenet/train.py",
           "data/__init__.py", "data/dataset.py", "data/names.py"]
 
@@ -61,6 +67,24 @@ def cut(source, keep):
     return "\n\n\n".join(parts) + "\n"
 
 
+def without_references(source):
+    """``oracle.py`` for a graded kernel: its imports and constants, :data:`ORACLE_KEPT`, and every other
+    function replaced by one that raises (the topic modules import them for their judges, which a graded
+    kernel never runs). A reference added to the oracle later is left out too."""
+    tree = ast.parse(source)
+    stub = ast.parse('raise RuntimeError("the grader\'s references are not in a graded kernel")').body
+    body = []
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the docstring
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name not in ORACLE_KEPT:
+            node = ast.FunctionDef(name=node.name, args=ast.arguments(
+                posonlyargs=[], args=[], vararg=ast.arg("args"), kwonlyargs=[], kw_defaults=[],
+                kwarg=ast.arg("kwargs"), defaults=[]), body=stub, decorator_list=[], returns=None, type_params=[])
+        body.append(node)
+    return ast.unparse(ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))) + "\n"
+
+
 def build(assignment, dest):
     """Write ``assignment``'s course view into ``dest`` (a new folder); return it."""
     dest = Path(dest)
@@ -70,6 +94,8 @@ def build(assignment, dest):
         shutil.copy(ROOT / rel, dest / rel)
     shutil.copytree(ROOT / "wavenet" / "checks", dest / "wavenet" / "checks",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    oracle = dest / "wavenet" / "checks" / "oracle.py"
+    oracle.write_text(without_references(oracle.read_text()))
     for module, names in given(assignment).items():
         rel = Path(*module.split(".")).with_suffix(".py")
         (dest / rel).write_text(cut((ROOT / rel).read_text(), names))

@@ -8,8 +8,15 @@ strangers' notebooks needs:
 - once the budget is spent, the kernel has died (a crash, ``os._exit``, the
   memory limit) or stopped answering, or the submission's CPU time is used up,
   the remaining cells are not run;
-- text a cell prints beyond ``max_output_bytes`` is dropped (probe records,
-  bounded by :data:`wavenet.checks.wire.MAX_BYTES`, count apart).
+- what a cell outputs beyond ``max_output_bytes`` is dropped, counted in
+  full (text, data, metadata, and a fixed cost per output, so empty displays
+  add up too); a test cell's first two probe records count apart (bounded by
+  :data:`wavenet.checks.wire.MAX_BYTES`: the judge needs one, and a second to
+  say there were several); records in any other cell are outputs like any;
+- outputs are only ever appended to the cell that is running: display-id
+  updates (``update_display_data``, or a display reusing an earlier id) and
+  widget messages are ignored, because nbclient would apply them to earlier
+  cells' outputs, already judged or shown, and outside the cap.
 
 What happened is written into ``resources["autograder"]["events"]`` (cell
 index -> what), in the grader's process, where the kernel cannot forge it;
@@ -24,8 +31,29 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from autograder.judge import is_test
 from autograder.sandbox import SandboxKernelManager
 from wavenet.checks.wire import MAX_BYTES, MIME
+
+
+def size(value):
+    """About how many bytes ``value`` (a decoded JSON message part) takes: its strings' lengths, 8 for anything
+    else. Iterative and copy-free: a kernel's message may be 100 MB, or nested as deep as the parser allows."""
+    total, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += len(v)
+        elif isinstance(v, dict):
+            total += 8 * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            total += 8 * len(v)
+            stack.extend(v)
+        else:
+            total += 8
+    return total
 
 
 def events(resources):
@@ -38,10 +66,24 @@ class SandboxedExecute(Execute):
     notebook_timeout = Integer(900, help="seconds all cells together may run").tag(config=True)
     max_output_bytes = Integer(1_000_000, help="text one cell may print").tag(config=True)
     cpu_seconds = Integer(1200, help="CPU time the whole submission may use").tag(config=True)
+    OUTPUT_COST = 100  # bytes each output counts on top of its content: a million empty displays are not free
+    RECORDS_KEPT = 2   # probe records a test cell keeps apart from the cap: one to judge, one more to say "several"
 
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
+        kwargs.setdefault("store_widget_state", False)
         super().__init__(**kwargs)
+
+    # nbclient rewrites the outputs of *earlier* cells on a display-id update, before ``output`` (and the cap)
+    # sees the message: a cell after the hidden tests could put their text into a cell whose outputs the
+    # feedback shows, or replace a test cell's record. Grading needs no live displays, so none are updated.
+    def _update_display_id(self, display_id, msg):
+        return None
+
+    # widget messages: their state lands in the notebook's metadata, and an Output widget's hook takes over
+    # ``output``, both outside the cap; no exercise uses widgets
+    def handle_comm_msg(self, outs, msg, cell_index):
+        return None
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
@@ -67,10 +109,11 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         resources = resources if resources is not None else {}
         self._events = events(resources)
+        self._seen = resources["autograder"].setdefault("records", {})  # cell index -> records it sent, kept or not
         self._deadline = time.monotonic() + self.notebook_timeout
         self._stopped = ""  # why the remaining cells are not run
         self._cell_timeout = self.timeout
-        self._printed = 0
+        self._printed = self._records = 0
         self._cpu_done = threading.Event()
         self._cpu_spent = False
         self._index = self._timed_out = None
@@ -100,7 +143,7 @@ class SandboxedExecute(Execute):
             self._not_run(cell, index, self._stopped)
             return cell, resources
         self.timeout = max(1, int(min(self._cell_timeout, left + 1)))
-        self._printed = 0
+        self._printed = self._records = 0
         self._index, self._timed_out = index, None
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
@@ -162,14 +205,17 @@ class SandboxedExecute(Execute):
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
         data = content.get("data", {})
-        if isinstance(data, dict) and MIME in data:  # a probe record: bounded on its own
-            if len(str(data[MIME])) > 2 * MAX_BYTES:
+        if isinstance(data, dict) and MIME in data and is_test(self.nb.cells[cell_index]):
+            # a test cell's probe record: bounded on its own (the judge rejects more than MAX_BYTES)
+            self._records += 1
+            self._seen[cell_index] = self._records  # the judge says how many there were, not how many were kept
+            if self._records > self.RECORDS_KEPT or size(data[MIME]) > 2 * MAX_BYTES:
                 return None
             return super().output(outs, msg, display_id, cell_index)
-        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in (data.values() if isinstance(data, dict) else []))
-        self._printed += size
+        n = self.OUTPUT_COST + sum(map(size, (content.get("text"), data, content.get("metadata"))))
+        self._printed += n
         if self._printed > self.max_output_bytes:
-            if self._printed - size <= self.max_output_bytes:
+            if self._printed - n <= self.max_output_bytes:
                 outs.append(new_output("stream", name="stdout",
                                        text=f"\n... output truncated by the grader (over {self.max_output_bytes} bytes) ...\n"))
                 self._events.setdefault(cell_index, ("output cut", f"printed more than {self.max_output_bytes} bytes"))

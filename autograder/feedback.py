@@ -10,17 +10,34 @@ does, :class:`VerdictOnly` rewrites it:
   hidden test reached the kernel; later cells' outputs are dropped, so no
   output can quote hidden test code, in any encoding;
 - rich outputs (HTML, JavaScript, SVG, Markdown, images) are dropped, and the
-  page is rendered with nbconvert's ``sanitize_html``, so a notebook cannot put
-  a script into the page a teacher opens.
+  page is rendered with nbconvert's ``sanitize_html`` (outputs, raw cells);
+- markdown cells, which nbgrader's feedback template renders without that
+  sanitising, go through :func:`clean` (``templates/feedback``): an
+  allowlist of tags for text, no attribute but ``class``, ``id`` and a link's
+  ``href`` (http, https, mailto), so no script, event handler, ``javascript:``
+  URL, frame, form or style reaches the page a teacher opens;
+- the notebook's and cells' metadata, which the learner wrote (tags become
+  class names, widget state is embedded as a script), is reduced to nbgrader's.
 
 The kernel's environment never reaches the page: the kernel started with a
 cleared environment, and its input history is only ever what it printed.
 """
+from pathlib import Path
+
+import bleach
+from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 CAP = 2000  # characters of text output kept per learner cell
+TEMPLATES = Path(__file__).parent / "templates"
+# what rendered markdown needs for text; images are out too (an <img> fetches whatever its src names)
+TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3",
+        "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table",
+        "tbody", "td", "th", "thead", "tr", "ul"}
+ATTRIBUTES = {"*": ["class", "id"], "a": ["href", "title", "name"]}
+PROTOCOLS = {"http", "https", "mailto"}
 DROPPED = "[outputs of cells after the first hidden test are not shown in the feedback]\n"
 
 
@@ -33,6 +50,11 @@ def _text(out):
     if out.get("output_type") == "error":
         return f"{str(out.get('ename', 'Error'))[:60]}: {str(out.get('evalue', ''))[:300]}\n"
     return ""
+
+
+def clean(html):
+    """``html`` (a rendered markdown cell) with every tag and attribute outside the allowlist escaped as text."""
+    return bleach.clean(str(html), tags=TAGS, attributes=ATTRIBUTES, protocols=PROTOCOLS, strip_comments=True)
 
 
 class VerdictOnly(NbGraderPreprocessor):
@@ -57,7 +79,10 @@ class VerdictOnly(NbGraderPreprocessor):
                 if len(text) > CAP:
                     text = text[:CAP] + f"\n[... {len(text) - CAP} more characters not shown]\n"
                 cell.outputs = [new_output("stream", name="stdout", text=text)] if text else []
-        nb.metadata.pop("autograder", None)
+        for cell in nb.cells:
+            cell.pop("attachments", None)
+            cell.metadata = NotebookNode({k: v for k, v in cell.metadata.items() if k == "nbgrader"})
+        nb.metadata = NotebookNode({k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")})
         return nb, resources
 
 
@@ -68,4 +93,10 @@ def configure(c):
 
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, VerdictOnly, CSSHTMLHeaderPreprocessor]
     c.HTMLExporter.sanitize_html = True
+    # nbgrader's feedback page with its markdown cells cleaned. nbgrader's API insists on the template *name*
+    # "feedback", so ours is a file of another name in a folder of that name, next to nbgrader's
+    c.HTMLExporter.extra_template_basedirs = [str(Path(utils.__file__).parent / "server_extensions" / "formgrader"
+                                                  / "templates"), str(TEMPLATES)]
+    c.HTMLExporter.template_file = "feedback_clean.html.j2"
+    c.HTMLExporter.filters = {"feedback_clean": "autograder.feedback.clean"}
     return c

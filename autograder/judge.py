@@ -129,6 +129,7 @@ class Judge(NbGraderPreprocessor):
         known = judges()
         state = resources.setdefault("autograder", {})
         events = state.get("events", {})
+        sent = state.get("records", {})
         hidden_from = first_hidden(nb)
         where = learner_lines(nb)
         causes, results = {}, {}
@@ -143,8 +144,9 @@ class Judge(NbGraderPreprocessor):
                 v = Verdict(False, "this test cell is not one of the course's (the grader cannot judge it)")
             elif not found:
                 v = without_record(cell, events.get(i), safe)
-            elif len(found) > 1:
-                v = Verdict(False, f"the test's cell reported {len(found)} results; a test reports exactly one")
+            elif len(found) > 1 or sent.get(i, 0) > 1:
+                n = max(len(found), sent.get(i, 0))  # the executor keeps two; it counts them all
+                v = Verdict(False, f"the test's cell reported {n} results; a test reports exactly one")
             elif isinstance(found[0], wire.Malformed):
                 v = Verdict(False, f"the test's data was malformed ({found[0]}): the notebook's code interfered "
                                    "with the test, which gets no credit")

@@ -13,7 +13,11 @@ record (``review``), each note naming the cell and line:
   names the exercise asks for): they are not in the graded kernel, so such a
   notebook fails there, and the note says why;
 - the notebook's machinery: IPython, ``sys.modules``, ``importlib``,
-  ``inspect``, ``gc``, ``ctypes``, builtins: no answer needs them.
+  ``inspect``, ``gc``, ``ctypes``, builtins: no answer needs them;
+- the tests' own machinery: a ``check`` of the notebook's own, the course's
+  probes, seeds or record format (``wavenet.checks.context``, ``probe``,
+  ``wire``, the record's MIME type): a learner calls ``check`` and nothing
+  else of it, so such code is most likely answering the tests itself.
 
 An honest ``import os`` is not a note.
 """
@@ -36,6 +40,9 @@ MACHINERY = {"get_ipython", "IPython", "sys.modules", "importlib", "inspect", "g
              "builtins", "sys.settrace", "sys.setprofile", "sys._getframe", "__import__", "__globals__",
              "__code__", "__subclasses__", "_ih", "In", "Out", "exec", "eval"}
 MACHINERY_MODULES = {"IPython", "importlib", "inspect", "gc", "ctypes", "builtins", "ipykernel", "traitlets"}
+CHECKS_API = {"check", "val_loss", "CheckFailed", "load_target"}  # what a learner uses of wavenet.checks
+RECORD_MIME = "vnd.wavenet.probe"
+TEST_MACHINERY = {".context", ".probe", ".wire", ".verdict", ".oracle"}  # wavenet.checks' modules
 COURSE = ("wavenet", "autograder", "solutions", "exercises", "tests")
 
 
@@ -82,10 +89,22 @@ def _scan(source, label, asked):
                                  "answer, which a graded kernel does not have")
                 elif top in MACHINERY_MODULES:
                     found.append(f"{label}, line {node.lineno}: imports `{name}` (the notebook's machinery)")
+                if name.startswith("wavenet.checks.") and name.split(".")[-1] not in CHECKS_API:
+                    found.append(f"{label}, line {node.lineno}: imports `{name}`, the tests' own machinery "
+                                 "(a learner only calls `check`)")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == "check" or \
+                isinstance(node, ast.Name) and node.id == "check" and isinstance(node.ctx, ast.Store):
+            found.append(f"{label}, line {node.lineno}: defines its own `check`, the tests' entry point")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and RECORD_MIME in node.value:
+            found.append(f"{label}, line {node.lineno}: writes the type of the tests' records "
+                         f"(`{RECORD_MIME}`) itself")
         elif isinstance(node, (ast.Attribute, ast.Name)) and isinstance(getattr(node, "ctx", None), ast.Load):
             d = _dotted(node)
             if d in MACHINERY:
                 found.append(f"{label}, line {node.lineno}: uses `{d}` (the notebook's machinery)")
+            elif isinstance(node, ast.Attribute) and f".{node.attr}" in TEST_MACHINERY and "checks" in d.split("."):
+                found.append(f"{label}, line {node.lineno}: uses `{d}`, the tests' own machinery "
+                             "(a learner only calls `check`)")
     return found
 
 

@@ -214,7 +214,9 @@ class SandboxKernelManager(AsyncKernelManager):
         return full
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        kw["stdout"] = subprocess.DEVNULL  # the kernel's banner; its errors still reach stderr
+        # its banner, and whatever it writes to fd 2: the kernel is the submission's, and its stderr would reach
+        # the teacher's terminal or the batch's log raw and unbounded (the grader learns of a death from nbclient)
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         kw["env"] = {k: os.environ[k] for k in ("PATH",) if k in os.environ} if not self.unsafe else \
             kernel_env(str(self._rundir), {"WAVENET_PROBE_DIR": self.grader_input, "PYTHONPATH": self.course})
         kw["cwd"] = str(self._rundir)

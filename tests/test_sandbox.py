@@ -64,6 +64,29 @@ def test_course_view_gives_what_the_exercise_gives(tmp_path, assignment, given, 
         assert f"class {name}" not in src
 
 
+def test_course_view_holds_no_reference_of_the_oracle(tmp_path):
+    """A graded kernel only probes: its oracle.py keeps the comparison helpers, and every reference the judges
+    compare with raises there, so a notebook cannot answer a value test by calling the grader's own."""
+    view = course_view.build("08_wavenet_conv", tmp_path / "course")
+    code = (
+        "import inspect, torch\n"
+        "import wavenet.checks\n"  # the probes and their modules import, with the stubs in place
+        "from wavenet.checks import oracle\n"
+        "assert oracle.close(torch.ones(2), torch.ones(2)) and oracle.VOCAB == 27\n"
+        "refs = [n for n, f in vars(oracle).items() if inspect.isfunction(f) and n not in ('close', 'maxdiff')]\n"
+        "assert {'bn_train', 'bn_running', 'bn_eval', 'tree_logits', 'conv1d_last'} <= set(refs), refs\n"
+        "for n in refs:\n"
+        "    try:\n"
+        "        getattr(oracle, n)(torch.ones(4, 3), torch.ones(3), torch.zeros(3), 1e-5)\n"
+        "    except RuntimeError as e:\n"
+        "        assert 'not in a graded kernel' in str(e), (n, e)\n"
+        "    else:\n"
+        "        raise AssertionError(n + ' answered')\n")
+    proc = subprocess.run([sys.executable, "-c", code], env={"PATH": os.environ["PATH"], "PYTHONPATH": str(view)},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 def test_kernel_input_holds_no_labels(tmp_path):
     """The validation-loss data given to a kernel: the training split and the evaluation inputs, no labels."""
     folder = kernel_input.write(tmp_path / "in", 123, "05_scaled_up", ["val_loss"])

@@ -6,7 +6,9 @@ process). It draws the test's inputs again from the seed, decodes the data
 with :mod:`wavenet.checks.wire`, and calls the test's judge, which compares
 the data with torch on those inputs and raises :class:`Fail` naming the likely
 mistake. A record that is missing, malformed, of another test, or that says
-the probe stopped, fails with a reason; nothing else passes.
+the probe stopped, fails with a reason, and so does data holding NaN or an
+infinity even where a judge let it through (:func:`wavenet.checks.wire.finite`);
+nothing else passes.
 
 Messages show the learner's values and the rule, never the grader's reference
 values. Text that came out of the kernel (what was being done, an exception's
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from wavenet.checks import probe as probes
-from wavenet.checks.wire import Data, Malformed
+from wavenet.checks.wire import Data, Malformed, finite
 
 JUDGES = {}
 
@@ -227,4 +229,8 @@ def verdict(name, options, seed, record, judges=None, safe=False, where=None):
     except Exception as e:  # data that does not fit the inputs (a shape the judge cannot compare): no credit
         return Verdict(False, f"the test's data does not fit its inputs ({type(e).__name__}): the notebook's "
                               "code interfered with the test, which gets no credit")
+    if not finite(record["data"]):  # after the judge, whose own message for NaN, where it has one, is better
+        return Verdict(False, "the test's results hold NaN or infinite values, which no correct implementation "
+                              "gives here: look for a division by zero, the square root of a negative number, or "
+                              "a tensor filled with torch.empty or float('nan')")
     return Verdict(True)
