@@ -21,18 +21,19 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder.assignments import ROOT
-from autograder.batch import discover, grade_all
+from autograder.batch import grade_all
 from autograder.notes import review
 from autograder.repair import repair
 from autograder.sandbox import mode
+from autograder.students import discover
 import attacks
 import submissions as S
+from processes import kernel_pids, marked
 
 FC = S.FC
 LIMITS = ["--cell-timeout", "15", "--notebook-timeout", "40", "--memory", "2G"]
@@ -158,31 +159,9 @@ def test_changed_file_is_regraded(graded, tmp_path):
 # ---------------------------------------------------------------- a batch killed half-way
 
 def _batch_processes(out, kernels_before):
-    """Pids of the batch writing to ``out``: its graders (they carry AUTOGRADER_BATCH=out) and the kernels
-    (in cgroups under autograder/, their environment cleared) that were not there before it started."""
-    marker = f"AUTOGRADER_BATCH={out}".encode()
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != os.getpid():
-            try:
-                env = Path(f"/proc/{d}/environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if marker in env:
-                pids.append(int(d))
-    return pids + sorted(_kernel_pids() - kernels_before)
-
-
-def _kernel_pids():
-    """Every process in a submission's cgroup (autograder/*), v1 or v2."""
-    found = set()
-    for procs in [*Path("/sys/fs/cgroup/pids/autograder").glob("*/cgroup.procs"),
-                  *Path("/sys/fs/cgroup/autograder").glob("*/cgroup.procs")]:
-        try:
-            found |= {int(p) for p in procs.read_text().split()}
-        except OSError:
-            pass
-    return found
+    """Pids of the batch writing to ``out``: its graders and workers (they carry AUTOGRADER_BATCH=out) and the
+    kernels that were not there before it started."""
+    return marked(f"AUTOGRADER_BATCH={out}") + sorted(kernel_pids() - kernels_before)
 
 
 def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
@@ -200,7 +179,7 @@ def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
     out = tmp_path / "grades"
     cmd = [sys.executable, "-m", "autograder", "grade-all", FC, str(tmp_path / "course"), "--out", str(out),
            "--workers", "2", "--json", *LIMITS]
-    before = _kernel_pids()
+    before = kernel_pids()
     batch = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and not list((out / "results").glob("*.json")) and batch.poll() is None:
@@ -208,7 +187,7 @@ def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
     done_before = {p.stem for p in (out / "results").glob("*.json")}
     batch.send_signal(signal.SIGKILL)
     batch.wait()
-    deadline = time.time() + 10  # SIGKILL travels down the tree: batch -> fork server -> graders -> kernels
+    deadline = time.time() + 10  # SIGKILL travels down: batch -> workers -> fork servers -> graders -> kernels
     while _batch_processes(out, before) and time.time() < deadline:
         time.sleep(0.2)
     assert not _batch_processes(out, before), "graders or kernels of the killed batch are still running"
