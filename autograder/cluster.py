@@ -22,7 +22,6 @@ The local cluster's scheduler sends each worker no more tasks than it has
 threads (``worker-saturation`` 1.0), so a dying worker only takes down the
 students it was grading, never ones waiting in its queue.
 """
-import itertools
 import uuid
 
 from autograder.assignments import GradingError
@@ -116,6 +115,9 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
 
     batch = uuid.uuid4().hex[:8]
     futures, keys, tries = {}, set(), {}
+    pending = iter(todo)
+    window = WINDOW * max(1, settings(client)[0])
+    done = as_completed([], loop=client.loop)
 
     def submit(student, path):
         tries[student] = tries.get(student, 0) + 1
@@ -124,12 +126,19 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
                             grader_key, key=key, retries=RETRIES, pure=False)
         futures[fut] = (student, path)
         keys.add(key)
-        return fut
+        done.add(fut)
 
-    pending = iter(todo)
-    window = WINDOW * max(1, settings(client)[0])
-    done = as_completed([submit(*t) for t in itertools.islice(pending, window)], loop=client.loop)
+    def fill():
+        """Submit students until the window is full; yield the records of those whose file cannot be read."""
+        while done.count() < window and (nxt := next(pending, None)):
+            try:
+                submit(*nxt)
+            except OSError as e:  # gone or unreadable since it was found: the next run tries again
+                yield nxt[0], Record(nxt[0], assignment, file=str(nxt[1]), max_score=full, final=False,
+                                     reason=f"the grader could not read {nxt[1].name} ({e.strerror or e})"), None, 0
+
     try:
+        yield from fill()
         for fut in done:
             student, path = futures.pop(fut)
             keys.discard(fut.key)
@@ -140,15 +149,13 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
             except WorkerRefused as e:
                 if tries[student] < RESUBMITS:  # a late worker that cannot grade: out with it, and again
                     client.retire_workers([e.args[0]], close_workers=True)
-                    done.add(submit(student, path))
+                    submit(student, path)
                     continue
                 rec = _failed(e, assignment, student, path, full)
             except Exception as e:  # whatever a task raises becomes this student's record, never the batch's end
                 rec = _failed(e, assignment, student, path, full)
             fut.release()
-            nxt = next(pending, None)
-            if nxt:
-                done.add(submit(*nxt))
+            yield from fill()
             yield student, rec, feedback, in_flight(client, keys)
     finally:
         for fut in list(futures):

@@ -259,3 +259,46 @@ def test_unreachable_scheduler_is_a_clear_error(klass, tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "no Dask scheduler answered" in proc.stderr and "nothing was graded" in proc.stderr
     assert not (tmp_path / "grades").exists()
+
+
+# ---------------------------------------------------------------- fast checks, no cluster
+
+def test_refusal_names_what_differs():
+    """A worker like the client is accepted; one with another commit or course version is refused, naming
+    both values; one without a sandbox is refused unless --unsafe."""
+    from autograder.version import report, refusal
+
+    me = report()
+    assert refusal(me, dict(me), unsafe=False) == ""
+    why = refusal(me, dict(me, commit="0" * 40, course="abc"), unsafe=False)
+    assert f"commit {'0' * 40} here, {me['commit']} on the client" in why and "course abc here" in why
+    bare = dict(me, sandbox=None, sandbox_why="bubblewrap is not installed")
+    assert "no sandbox (bubblewrap is not installed)" in refusal(me, bare, unsafe=False)
+    assert refusal(me, bare, unsafe=True) == ""
+
+
+def test_failed_tasks_become_records():
+    """A notebook whose workers died is a final error that says so; a crashed grader is an error the next run
+    grades again."""
+    from distributed import KilledWorker
+
+    from autograder.cluster import _failed
+    from autograder.isolate import GraderCrashed
+
+    killed = _failed(KilledWorker(task="k", last_worker=None, allowed_failures=3), FC, "amy", "amy.ipynb", 7.0)
+    assert (killed.status, killed.final, killed.score) == ("error", True, 0.0) and "died 4 times" in killed.reason
+    crashed = _failed(GraderCrashed("the grading process died (exit -9)"), FC, "amy", "amy.ipynb", 7.0)
+    assert crashed.status == "error" and not crashed.final and "run grade-all again" in crashed.reason
+
+
+def test_progress_counts_graded_errors_and_in_flight(capsys):
+    """Off a terminal, one line per student: done of total, graded, errors, in flight, and the student."""
+    from autograder.progress import Progress
+    from autograder.records import Record
+
+    p = Progress(3)
+    p.update(Record("amy", FC, status="graded", score=7.0, max_score=7.0), in_flight=2)
+    p.update(Record("bo", FC, reason="empty", max_score=7.0), in_flight=1)
+    lines = capsys.readouterr().err.splitlines()
+    assert "1/3  graded 1  errors 0  in flight 2" in lines[0] and lines[0].endswith("amy: graded 7/7")
+    assert "2/3  graded 1  errors 1  in flight 1" in lines[1] and lines[1].endswith("bo: error 0/7")
