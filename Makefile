@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade validate calibrate bench train sweep clean
+.PHONY: setup data book book-fast chapter test exercises grade validate lab calibrate bench train sweep dist student-release clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt
 setup: $(STAMP) data/names.txt
@@ -46,9 +46,39 @@ exercises: setup
 grade: setup
 	$(PY) -m autograder grade $(ASSIGNMENT) $(NB)
 
-## validate: a learner's check before submitting, e.g. `make validate NB=exercises/01_layers/01_layers.ipynb`
+## validate: `python -m wavenet.checks.validate NB` (a learner's check before submitting), e.g. `make validate NB=exercises/01_layers/01_layers.ipynb`
+# Its report is the whole answer: make stays silent and does not add its own error line (the status is 0;
+# scripts that need 1 on problems call python -m wavenet.checks.validate).
+ifeq ($(MAKECMDGOALS),validate)
+MAKEFLAGS += --silent
+endif
 validate: setup
-	$(PY) -m autograder validate $(NB)
+	-$(PY) -m wavenet.checks.validate $(NB)
+
+## lab: JupyterLab as learners see it, on exercise 1: nbgrader's menus and server extensions off (learner/jupyter),
+## and .venv/bin first on PATH, so `python` in its terminals is the course's
+lab: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/learner/jupyter" \
+		$(VENV)/bin/jupyter lab exercises/01_layers/01_layers.ipynb
+
+## dist: the learner package as a wheel in $$DIST (default dist/), names.txt inside (from data/names.txt or $$NAMES_TXT)
+DIST ?= dist
+dist: setup
+	rm -f $(DIST)/building_a_wavenet-*.whl
+	@# the environment's own setuptools: no download, so it builds offline too
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) .
+	rm -rf build building_a_wavenet.egg-info
+
+## student-release: what students get, in one folder ($$STUDENT_RELEASE, default _build/student-release):
+## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md
+STUDENT_RELEASE ?= _build/student-release
+BOOK_HTML ?= _build/html
+student-release: dist $(if $(filter _build/html,$(BOOK_HTML)),book)
+	rm -rf $(STUDENT_RELEASE)
+	mkdir -p $(STUDENT_RELEASE)/exercises
+	cd exercises && find . -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -exec cp --parents {} "$(abspath $(STUDENT_RELEASE))/exercises" \;
+	cp -r $(BOOK_HTML) $(STUDENT_RELEASE)/book
+	cp $(DIST)/building_a_wavenet-*.whl learner/README.md $(STUDENT_RELEASE)/
 
 ## calibrate: re-derive a validation-loss target from the solution, e.g. `make calibrate ASSIGNMENT=05_scaled_up`
 calibrate: setup

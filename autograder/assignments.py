@@ -68,6 +68,21 @@ def answer_cells(nb):
     return [c for c in nb.cells if nbgrader_meta(c).get("solution")]
 
 
+def hidden_lines(assignment):
+    """The hidden test lines of an assignment's source notebook (what feedback must never quote)."""
+    out = []
+    for cell in graded_cells(read_notebook(source_path(assignment))):
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and line.strip():
+                out.append(line.strip())
+    return out
+
+
 def ensure_tools_on_path():
     """nbgrader runs ``alembic`` (its gradebook migrations) from PATH: make sure
     the environment's own scripts are found even when PATH lacks ``.venv/bin``."""

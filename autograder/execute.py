@@ -104,18 +104,24 @@ class SandboxedExecute(Execute):
         self._index, self._timed_out = index, None
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
-        except (DeadKernelError, RuntimeError) as e:
-            if isinstance(e, RuntimeError) and "Kernel died" not in str(e) and "kernel died" not in str(e):
-                raise
+        except CellTimeoutError:  # interrupted, but the kernel never came back
+            self._events[index] = ("timeout", f"this cell ran longer than {self.timeout} s and the kernel "
+                                              "stopped responding")
+            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+            return cell, resources
+        except DeadKernelError:
             why = ("the submission's CPU time limit was reached" if self._cpu_spent
                    else "the kernel died (os._exit, a crash, or more memory than the limit)")
             self._events[index] = ("kernel died", why)
             self._stopped = f"{why} in an earlier cell"
             return cell, resources
-        except CellTimeoutError:  # interrupted, but the kernel never came back
-            self._events[index] = ("timeout", f"this cell ran longer than {self.timeout} s and the kernel "
-                                              "stopped responding")
-            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+        except (RecursionError, ValueError, UnicodeError, MemoryError, KeyError, TypeError) as e:
+            # the kernel sent what the client cannot read (JSON nested 100,000 deep, bytes that are not UTF-8)
+            if self.km is not None and self.km.cgroup is not None:
+                self.km.cgroup.kill()
+            self._events[index] = ("kernel died", "the kernel sent a message the grader could not read "
+                                                  f"({type(e).__name__}) and was stopped")
+            self._stopped = "the kernel was stopped in an earlier cell"
             return cell, resources
         if self._timed_out == index:
             budget = time.monotonic() >= self._deadline

@@ -95,6 +95,8 @@ def records(cell):
                 found.append(wire.loads(data[wire.MIME]))
             except wire.Malformed as e:
                 found.append(e)
+            except Exception as e:  # whatever else the data makes the parser do (recursion, memory)
+                found.append(wire.Malformed(f"unreadable ({type(e).__name__})"))
     return found
 
 

@@ -91,7 +91,9 @@ def _scan(source, label, asked):
 
 def review(nb, assignment):
     """Notes on the code a student wrote in (repaired) ``nb``, one per finding, for a person to read."""
-    ref = {nbgrader_meta(c)["grade_id"]: c for c in released(assignment).cells if nbgrader_meta(c).get("grade_id")}
+    release = released(assignment).cells
+    ref = {nbgrader_meta(c)["grade_id"]: c for c in release if nbgrader_meta(c).get("grade_id")}
+    given = {c.source.strip() for c in release if c.cell_type == "code"}  # the course's cells, as handed out
     asked = set().union(*answer_names(assignment).values())
     notes = []
     for i, cell in enumerate(nb.cells):
@@ -100,5 +102,7 @@ def review(nb, assignment):
         gid = nbgrader_meta(cell).get("grade_id")
         if gid in ref and nbgrader_meta(ref[gid]).get("locked"):
             continue  # read-only and test cells: nbgrader runs the exercise's own source
+        if cell.source.strip() in given:
+            continue  # a cell the learner left as released (a try-it cell, say) is the course's code, not theirs
         notes += _scan(cell.source, f"cell {gid!r}" if gid else f"cell {i + 1}", asked)
     return list(dict.fromkeys(notes))

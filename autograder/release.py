@@ -3,27 +3,44 @@
 ``nbgrader generate_assignment`` replaces each ``### BEGIN/END SOLUTION``
 region by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, removes the
 ``### BEGIN/END HIDDEN TESTS`` regions, locks the read-only cells and adds
-checksums. It runs in a scratch course directory; the result gets a
-do-not-edit note (first cell and ``metadata.autograder``) and is written to
+checksums. It runs in a scratch course directory, on a copy of the source
+whose setup cell names where the course package installs from
+(:data:`PACKAGE_TOKEN` becomes ``package-location`` of ``pyproject.toml``).
+The result gets a do-not-edit note for maintainers in ``metadata.autograder``
+(not in a cell: learners see nothing of it) and is written to
 ``exercises/<name>/<name>.ipynb``. ``make exercises`` calls :func:`release`.
 """
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_markdown_cell
 
 from autograder.assignments import EXERCISES, ROOT, WORK, ensure_tools_on_path, names, nbgrader_config, release_path, source_path
 
-NOTE_ID = "generated-note"
+PACKAGE_TOKEN = "@PACKAGE_LOCATION@"  # in each source's setup cell; the release holds the real location
 
 
 def note(assignment):
     src = source_path(assignment).relative_to(ROOT)
-    return (f"> **Generated file.** Course maintainers: do not edit this notebook; it is made from "
-            f"`{src}` by `make exercises` (nbgrader `generate_assignment`), and a test fails when the two "
-            f"drift apart. Learners: this is your copy to fill in.")
+    return (f"Generated file. Course maintainers: do not edit this notebook; it is made from {src} by "
+            f"`make exercises` (nbgrader generate_assignment), and a test fails when the two drift apart.")
+
+
+def package_location():
+    """Where a setup cell pip-installs the course package from when it is missing: set once, in pyproject.toml."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["tool"]["building-a-wavenet"]["package-location"]
+
+
+def with_package_location(nb, location):
+    """``nb`` with :data:`PACKAGE_TOKEN` of its setup cell replaced by ``location``."""
+    cells = [c for c in nb.cells if c.get("id") == "setup" and PACKAGE_TOKEN in c.source]
+    if len(cells) != 1:
+        raise ValueError(f"the setup cell must name {PACKAGE_TOKEN} once (where the course package installs from)")
+    cells[0].source = cells[0].source.replace(PACKAGE_TOKEN, location)
+    return nb
 
 
 def generate(assignment):
@@ -37,17 +54,16 @@ def generate(assignment):
     root = Path(tempfile.mkdtemp(prefix=f"release-{assignment}-", dir=WORK))
     try:
         shutil.copytree(src.parent, root / "source" / assignment)
+        copy = root / "source" / assignment / src.name
+        nbformat.write(with_package_location(nbformat.read(str(copy), as_version=4), package_location()), str(copy))
         result = NbGraderAPI(config=nbgrader_config(root)).generate_assignment(assignment, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}:\n{result.get('error')}")
         nb = nbformat.read(str(root / "release" / assignment / f"{assignment}.ipynb"), as_version=4)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    cell = new_markdown_cell(note(assignment))
-    cell.id = NOTE_ID
-    nb.cells.insert(0, cell)
     nb.metadata["autograder"] = {"generated_from": str(src.relative_to(ROOT)), "by": "make exercises",
-                                 "do_not_edit": True}
+                                 "do_not_edit": True, "note": note(assignment)}
     return nb
 
 

@@ -59,40 +59,38 @@ def per_assignment(assignments):
     return rows
 
 
-def grade_submission_seconds(checkout, notebooks, repeat, out):
-    """Mean wall time of ``python -m autograder grade-submission`` run from ``checkout`` on each notebook."""
-    times = []
+def grade_submission_seconds(checkout, notebook, out):
+    """Wall time of one ``python -m autograder grade-submission 01_layers NOTEBOOK`` run from ``checkout``."""
     env = dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1")
-    for i in range(repeat):
-        for nb in notebooks:
-            t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "autograder", "grade-submission", "01_layers", str(nb),
-                                   "--out", str(out / f"{i}.json")], cwd=checkout, env=env, capture_output=True,
-                                  text=True)
-            if proc.returncode:
-                raise RuntimeError(f"grade-submission failed in {checkout}: {proc.stderr[-500:]}")
-            times.append(time.perf_counter() - t0)
-    return sum(times) / len(times)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-submission", "01_layers", str(notebook),
+                           "--out", str(out / "record.json")], cwd=checkout, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"grade-submission failed in {checkout}: {proc.stderr[-500:]}")
+    return time.perf_counter() - t0
 
 
 def before_after(repeat):
-    """Per-submission grading cost of the baseline commit and of this checkout, measured now."""
+    """Per-submission grading cost of the baseline commit and of this checkout, measured now, interleaved
+    (one before, one after, and again), so a machine that gets busier hurts both alike."""
     tmp = Path(tempfile.mkdtemp(prefix="grade-cost-"))
     old = tmp / "baseline"
+    times = {"before": [], "after": []}
     try:
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old), BASELINE], cwd=ROOT, check=True,
                        capture_output=True)
-        notebooks = [tmp / "solution.ipynb", tmp / "release.ipynb"]  # the baseline's own exercise, graded by both
-        shutil.copy(old / "solutions" / "01_layers" / "01_layers.ipynb", notebooks[0])
-        shutil.copy(old / "exercises" / "01_layers" / "01_layers.ipynb", notebooks[1])
-        before = grade_submission_seconds(old, notebooks, repeat, tmp)
-        notebooks = [source_path("01_layers"), release_path("01_layers")]
-        after = grade_submission_seconds(ROOT, notebooks, repeat, tmp)
+        pairs = [(old / "solutions" / "01_layers" / "01_layers.ipynb", source_path("01_layers")),
+                 (old / "exercises" / "01_layers" / "01_layers.ipynb", release_path("01_layers"))]
+        for _ in range(repeat):
+            for then, now in pairs:  # each side grades its own solution and its own release
+                times["before"].append(grade_submission_seconds(old, then, tmp))
+                times["after"].append(grade_submission_seconds(ROOT, now, tmp))
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"per submission (grade-submission of 01_layers' solution and release, {repeat} times each): "
-          f"before {before:.1f} s ({BASELINE}), after {after:.1f} s: {after / before:.2f}x")
+    before, after = (sum(v) / len(v) for v in (times["before"], times["after"]))
+    print(f"per submission (grade-submission of 01_layers' solution and release, {repeat} times each, "
+          f"interleaved): before {before:.1f} s ({BASELINE}), after {after:.1f} s: {after / before:.2f}x")
     return {"before_s": round(before, 2), "after_s": round(after, 2), "ratio": round(after / before, 2),
             "baseline": BASELINE}
 

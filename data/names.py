@@ -84,6 +84,21 @@ def download(url, dest, timeout=30):
             os.remove(tmp)
 
 
+def local_copy(path=None):
+    """The path of a verified local names.txt, never downloading (packaging uses it).
+
+    First match wins: ``path``, then ``$NAMES_TXT``, then ``data/names.txt``.
+
+    Raises:
+        NamesError: the copy is missing or is not the course's file.
+    """
+    src = Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH).expanduser()
+    if not src.is_file():
+        raise NamesError(f"{src} does not exist. {HOW_TO_SUPPLY}")
+    _verify(src, str(src))
+    return src
+
+
 def ensure_names(path=None, dest=DEFAULT_PATH, url=NAMES_URL):
     """Return the path of a verified names.txt, fetching or copying it if needed.
 
@@ -98,10 +113,7 @@ def ensure_names(path=None, dest=DEFAULT_PATH, url=NAMES_URL):
     dest = Path(dest)
     src = path or os.environ.get(ENV_VAR)
     if src:
-        src = Path(src).expanduser()
-        if not src.is_file():
-            raise NamesError(f"{src} does not exist. {HOW_TO_SUPPLY}")
-        _verify(src, str(src))
+        src = local_copy(src)
         if src.resolve() != dest.resolve():
             _install(src, dest)
         return dest

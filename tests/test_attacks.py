@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {WHY}")
 LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--memory", "2G", "--processes", "128",
           "--disk", "96M"]
 # 05 trains for ~20 s of CPU (longer on a busy machine)
-CPU = {A.LAYERS: ["--cpu-seconds", "15"], A.SCALED: ["--cpu-seconds", "400", "--cell-timeout", "300",
+CPU = {A.LAYERS: ["--cpu-seconds", "8"], A.SCALED: ["--cpu-seconds", "400", "--cell-timeout", "300",
                                                      "--notebook-timeout", "600"]}
 ENV = dict(os.environ, OMP_NUM_THREADS="1", **{A.SECRET_VAR: A.SECRET})
 SINGLE = ["a_transformer", "a_replay", "a_symlinks", "a_history", "a_forged_stop"]  # also through `grade`
@@ -244,6 +244,13 @@ def test_labels_never_reach_the_kernel(attacked):
     rec = attacked["records"]["a_label_lookup"]
     val = next(t for t in rec["tests"] if t["id"] == "test_val_loss")
     assert not val["passed"] and "above the target" in val["message"], val
+
+
+def test_unreadable_messages_stop_the_kernel_not_the_grader(attacked):
+    """JSON nested 200,000 deep and bytes that are not UTF-8, sent down the kernel's own socket: the grader's
+    client cannot read them, so it stops that kernel and grades what ran; the record is final."""
+    rec = attacked["records"]["a_raw_messages"]
+    assert rec["status"] == "graded" and rec["final"] and "could not read" in rec["reason"], rec
 
 
 def test_forged_and_oversized_records_fail_with_a_reason(attacked):

@@ -25,13 +25,12 @@ import time
 import nbformat
 import pytest
 
-from autograder.assignments import ROOT
+from autograder.assignments import ROOT, hidden_lines
 from autograder.batch import grade_all
 from autograder.notes import review
 from autograder.repair import repair
 from autograder.sandbox import mode
 from autograder.students import discover
-import attacks
 import submissions as S
 from processes import kernel_pids, marked
 
@@ -107,7 +106,7 @@ def test_csv_row_per_student(graded):
 def test_feedback_for_everyone_without_hidden_tests(graded):
     """Every student gets an HTML page; none shows hidden test code or the grader's guard cells."""
     records, out, _ = graded
-    hidden = attacks.hidden_lines(FC)
+    hidden = hidden_lines(FC)
     assert hidden, "the assignment should have hidden tests for this test to mean anything"
     for s in records:
         page = (out / "feedback" / f"{s}.html").read_text()

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from autograder import kernel_input
-from autograder.assignments import ROOT, graded_cells, names, read_notebook, release_path, source_path
+from autograder.assignments import ROOT, hidden_lines, graded_cells, names, read_notebook, release_path, source_path
 from autograder.cli import _table
 from autograder.runner import run_notebook
 from mutants import all_mutants
@@ -128,19 +128,6 @@ def _visible_text(html_text):
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
-def _hidden_lines(assignment):
-    lines, inside = [], False
-    for cell in graded_cells(read_notebook(source_path(assignment))):
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and line.strip():
-                lines.append(line.strip())
-    return lines
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_feedback_never_shows_hidden_tests(graded, assignment):
     """nbgrader's feedback HTML shows the visible tests and one-line errors, never hidden test source."""
@@ -148,7 +135,7 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     out = json.loads(proc.stdout)
     page = _visible_text(Path(out["feedback"]).read_text())
     assert "NotImplementedError" in page, "the feedback should show why tests failed"
-    hidden = _hidden_lines(assignment)
+    hidden = hidden_lines(assignment)
     assert hidden, f"{assignment} should have hidden tests"
     for line in hidden:
         assert line not in page, f"hidden test {line!r} shows in the feedback of {assignment}"
@@ -162,7 +149,7 @@ def test_mutant_feedback_never_shows_hidden_tests(graded):
     for key in NBGRADED_MUTANTS:
         out = result_of(graded, ("mutant", *key))
         page = _visible_text(Path(out["feedback"]).read_text())
-        for line in _hidden_lines(key[0]):
+        for line in hidden_lines(key[0]):
             assert line not in page, f"hidden test {line!r} shows in the feedback of {key}"
         assert "Traceback" not in page
 

@@ -9,9 +9,9 @@ import ast
 
 import pytest
 
-from autograder.assignments import EXERCISES, answer_cells, names, nbgrader_meta, read_notebook, release_path, source_path, graded_cells
+from autograder.assignments import EXERCISES, answer_cells, hidden_lines, names, nbgrader_meta, read_notebook, release_path, source_path, graded_cells
 from autograder.judge import probe_call
-from autograder.release import NOTE_ID, generate
+from autograder.release import generate
 from wavenet.checks import VAL_LOSS_TESTS, load_target, probe
 
 ASSIGNMENTS = names()
@@ -43,12 +43,15 @@ def test_release_matches_solutions(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_says_it_is_generated(assignment):
-    """The release starts with a do-not-edit note naming its source, and says so in its metadata."""
+    """The do-not-edit note naming its source is in the notebook's metadata, and in no cell (learners see none of it)."""
     nb = read_notebook(release_path(assignment))
-    first = nb.cells[0]
-    assert first.cell_type == "markdown" and first.get("id") == NOTE_ID
-    assert f"solutions/{assignment}/{assignment}.ipynb" in first.source and "make exercises" in first.source
-    assert nb.metadata["autograder"]["do_not_edit"] is True
+    meta = nb.metadata["autograder"]
+    source = f"solutions/{assignment}/{assignment}.ipynb"
+    assert meta["do_not_edit"] is True and meta["generated_from"] == source
+    assert source in meta["note"] and "make exercises" in meta["note"]
+    for cell in nb.cells:
+        assert "Generated file" not in cell.source and "make exercises" not in cell.source, (
+            f"cell {cell.get('id')!r} of the release speaks to maintainers")
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -57,23 +60,11 @@ def test_release_hides_solutions_and_hidden_tests(assignment):
     text = release_path(assignment).read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"{marker} leaked into the release of {assignment}"
-    solution = read_notebook(source_path(assignment))
-    hidden = [line.strip() for c in graded_cells(solution) for line in _hidden_lines(c.source)]
+    hidden = hidden_lines(assignment)
     released = read_notebook(release_path(assignment))
     released_tests = "\n".join(c.source for c in graded_cells(released))
     for line in hidden:
         assert line not in released_tests, f"hidden test {line!r} is visible in the release"
-
-
-def _hidden_lines(source):
-    inside = False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "END HIDDEN TESTS" in line:
-            inside = False
-        elif inside:
-            yield line
 
 
 def _signatures(source):

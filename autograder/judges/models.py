@@ -19,6 +19,9 @@ from wavenet.checks.verdict import fail
 @judge("model_eval_mode")
 def _(inp, d, block_size):
     B = inp["x"].shape[0]
+    if d.shape("part") != (inp["B2"], VOCAB):
+        fail(f"after set_training(model, False) a {(inp['B2'], block_size)} batch gives logits of shape "
+             f"{d.shape('part')}, not {(inp['B2'], VOCAB)}")
     if d.shape("batch") != (B, VOCAB):
         fail(f"after set_training(model, False) a {(B, block_size)} batch gives logits of shape {d.shape('batch')}, "
              f"not {(B, VOCAB)}")

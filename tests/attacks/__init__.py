@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from autograder.assignments import nbgrader_meta, read_notebook, release_path, source_path
+from autograder.assignments import hidden_lines, nbgrader_meta, read_notebook, release_path, source_path  # noqa: F401
 
 LAYERS = "01_layers"
 SCALED = "05_scaled_up"
@@ -53,20 +53,6 @@ def answer(nb, grade_id, source):
 
 def dumps(nb):
     return nbformat.writes(nb).encode()
-
-
-def hidden_lines(assignment):
-    """The hidden test lines of the source notebook (what must never be quoted)."""
-    out, inside = [], False
-    for c in read_notebook(source_path(assignment)).cells:
-        for line in c.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and line.strip():
-                out.append(line.strip())
-    return out
 
 
 def encodings(text):
@@ -380,6 +366,14 @@ def check(test, *objects, **options):
     display({"application/vnd.wavenet.probe.v1+json": {"v": 1, "test": test, "data": {"x": "y" * 5_000_000}}}, raw=True)
 '''
 
+# messages the grader's client cannot parse, sent straight down the kernel's own socket
+RAW_MESSAGES = """
+k = get_ipython().kernel
+parent = k.get_parent("shell")
+k.session.send(k.iopub_socket, "display_data", content=b"[" * 200000 + b"]" * 200000, parent=parent)
+k.session.send(k.iopub_socket, "stream", content=b"\\xff\\xfe not json", parent=parent)
+"""
+
 # error outputs named like the grader's own events, printed from test cells
 FAKE_EVENTS = '''
 from IPython.display import display
@@ -433,6 +427,7 @@ def build(paths):
         "a_escalate": insert_after(empty, head, "import json\n" + ESCALATE),
         "a_huge_record": insert_after(empty, head, HUGE_RECORD),
         "a_fake_events": insert_after(empty, head, FAKE_EVENTS),
+        "a_raw_messages": insert_after(empty, head, RAW_MESSAGES),
     }
     forged = copy.deepcopy(empty)
     forged.metadata["autograder"] = {"tests": {f"test_{k}": {"passed": True, "message": ""} for k in range(30)}}

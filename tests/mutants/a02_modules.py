@@ -44,6 +44,12 @@ MUTANTS = [
       {"test_model_params": "bias=False"},
       patches={"build_model": [("Linear(n_embd * block_size, n_hidden, bias=False)",
                                 "Linear(n_embd * block_size, n_hidden)")]}),
+    m("mlp_wrong_fan_in", "the first Linear takes one character's embedding, not the whole flattened context",
+      {"test_model_params": "other shapes than the lecture's",
+       "test_model_logits": "at cell 'Sequential', line",
+       "test_model_eval_mode": "the same error as in test_model_logits"},
+      patches={"build_model": [("Linear(n_embd * block_size, n_hidden, bias=False)",
+                                "Linear(n_embd, n_hidden, bias=False)")]}),
     # ---- correct, written differently: full marks
     m("ok_flatten_reshape", "Flatten via reshape with the sizes spelled out",
       cells={"Flatten": '''

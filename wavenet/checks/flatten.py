@@ -14,12 +14,13 @@ from wavenet.checks.verdict import fail, judge
 
 
 def _fc_inputs(gen):
-    B, C, C2 = randint(3, 40, gen), randint(3, 24, gen), randint(20, 80, gen)
+    B, C, C2 = randint(3, 400, gen), randint(3, 24, gen), randint(20, 80, gen)
     return {
         "pairs": [(2, (B, 8, C)), (4, (B, 8, C)), (2, (B, 4, C2))],
         "full": [(8, (B, 8, C)), (2, (B, 2, C2))],
-        "one": [(8, (1, 8, C)), (2, (1, 8, C))],
+        "one": [(8, (1, 8, randint(3, 5000, gen))), (2, (1, 8, randint(3, 5000, gen)))],
         "x": randn(B, 8, C, gen=gen),
+        "counts": {"n_embd": randint(2, 200, gen), "n_hidden": randint(2, 1000, gen)},
         "hier": {"B": B, "n_embd": randint(4, 12, gen), "n_hidden": randint(20, 80, gen), "seed": randint(0, 2**30, gen),
                  "x": torch.randint(0, VOCAB, (B, 8), generator=gen)},
     }
@@ -87,7 +88,7 @@ def _(learner, inp, FlattenConsecutive):
 def _(learner, inp, FlattenConsecutive):
     # the lecture's model from the grader's layers and the learner's FlattenConsecutive: its parameter count
     # (sizes drawn from the seed) is the reference's exactly when FlattenConsecutive adds none
-    h = inp["hier"]
+    h = inp["counts"]
     fcs = [learner.call("FlattenConsecutive(2)", FlattenConsecutive, 2) for _ in range(3)]
     own = [p for fc in fcs for p in learner.parameters(fc, "FlattenConsecutive(2)")]
     fan_in, count = h["n_embd"], VOCAB * h["n_embd"]
@@ -102,7 +103,7 @@ def _(learner, inp, FlattenConsecutive):
 def _(inp, d):
     if d.int("n"):
         fail("FlattenConsecutive(2).parameters() is not empty: return []")
-    h = inp["hier"]
+    h = inp["counts"]
     want = hierarchical_count(8, h["n_embd"], h["n_hidden"])
     if d.int("model_count") != want:
         fail(f"the hierarchical model (n_embd={h['n_embd']}, n_hidden={h['n_hidden']}) with your FlattenConsecutive "

@@ -15,7 +15,7 @@ from wavenet.checks.verdict import fail, judge
 # ---------------------------------------------------------------- shared pieces
 
 
-def sizes(gen, lo=6, hi=40):
+def sizes(gen, lo=6, hi=200):
     """``(fan_in, fan_out)``, different from each other, so a transposed weight shows."""
     a = randint(lo, hi, gen)
     b = randint(lo, hi - 1, gen)
@@ -227,7 +227,7 @@ def _(inp, d):
 
 def batches(gen, C, ndim, n, N=None, L=None):
     """``n`` batches ``(N, C)`` or ``(N, L, C)`` whose channels have different means and scales."""
-    N = N or randint(16, 40, gen)
+    N = N or randint(16, 64, gen)
     L = L or randint(2, 6, gen)
     shape = (N, C) if ndim == 2 else (N, L, C)
     mean = randn(C, gen=gen, std=2.0)
@@ -236,11 +236,11 @@ def batches(gen, C, ndim, n, N=None, L=None):
 
 
 def _bn_inputs(gen, ndim=2, ndims=None):
-    C = randint(20, 80, gen)
-    return {"C": C, "x": batches(gen, C, ndim, 1)[0], "gamma": randn(C, gen=gen, mean=1.0, std=0.5),
+    C, N = randint(20, 400, gen), randint(16, 400, gen)  # wide: the shapes test's data is shapes alone
+    return {"C": C, "x": batches(gen, C, ndim, 1, N)[0], "gamma": randn(C, gen=gen, mean=1.0, std=0.5),
             "beta": randn(C, gen=gen, std=0.5), "mean": randn(C, gen=gen, std=0.5),
             "var": torch.rand(C, generator=gen) + 0.5,
-            "xs": {nd: batches(gen, C, nd, 1)[0] for nd in (ndims or (2, 3))},
+            "xs": {nd: batches(gen, C, nd, 1, N)[0] for nd in (ndims or (2, 3))},
             "offsets": deltas(gen)}
 
 
@@ -250,29 +250,35 @@ def set_mode(learner, module, training, what):
     learner.call(f"setting {what}.training", setattr, module, "training", training)
 
 
-@probe("batchnorm_init", inputs=_bn_inputs)
+def _init_sizes(gen):
+    return {"Cs": [randint(20, 4000, gen), randint(20, 4000, gen)]}  # two sizes: binds the data to this run
+
+
+@probe("batchnorm_init", inputs=_init_sizes)
 def _(learner, inp, BatchNorm1d):
-    C = inp["C"]
-    what = call_name("BatchNorm1d", C)
-    bn = learner.call(what, BatchNorm1d, C)
-    data = {name: learner.tensor(bn, name, what).detach().reshape(-1)
-            for name in ("gamma", "beta", "running_mean", "running_var")}
-    data["training"] = learner.attr(bn, "training", what) is True
-    return data
+    layers = []
+    for C in inp["Cs"]:
+        what = call_name("BatchNorm1d", C)
+        bn = learner.call(what, BatchNorm1d, C)
+        data = {name: learner.tensor(bn, name, what).detach().reshape(-1)
+                for name in ("gamma", "beta", "running_mean", "running_var")}
+        data["training"] = learner.attr(bn, "training", what) is True
+        layers.append(data)
+    return {"layers": layers}
 
 
 @judge("batchnorm_init")
 def _(inp, d, **options):
-    C = inp["C"]
-    what = call_name("BatchNorm1d", C)
-    for name, start in (("gamma", "ones"), ("beta", "zeros"), ("running_mean", "zeros"), ("running_var", "ones")):
-        t = d.tensor(name)
-        if t.numel() != C:
-            fail(f"{what}.{name} has {t.numel()} values: one per channel, {C}")
-        if not torch.equal(t.float(), getattr(torch, start)(C)):
-            fail(f"{what}.{name} should start as torch.{start}({C})")
-    if not d.bool("training"):
-        fail(f"{what}.training should be True after construction: a new layer starts in training mode")
+    for C, layer in zip(inp["Cs"], d.subs("layers", len(inp["Cs"]))):
+        what = call_name("BatchNorm1d", C)
+        for name, start in (("gamma", "ones"), ("beta", "zeros"), ("running_mean", "zeros"), ("running_var", "ones")):
+            t = layer.tensor(name)
+            if t.numel() != C:
+                fail(f"{what}.{name} has {t.numel()} values: one per channel, {C}")
+            if not torch.equal(t.float(), getattr(torch, start)(C)):
+                fail(f"{what}.{name} should start as torch.{start}({C})")
+        if not layer.bool("training"):
+            fail(f"{what}.training should be True after construction: a new layer starts in training mode")
 
 
 @probe("batchnorm_shapes", inputs=_bn_inputs)
@@ -303,12 +309,12 @@ def _(inp, d, ndims=(2, 3)):
                  f"not {tuple(x[:1].shape)}")
 
 
-def _stats_count_inputs(gen, ndim=3):
-    C = randint(20, 80, gen)
-    return {"C": C, "x": batches(gen, C, ndim, 1)[0]}
+def _one_batch_inputs(gen, ndim=2):
+    C, N = randint(20, 400, gen), randint(16, 400, gen)  # wide: these tests' data is shapes and flags
+    return {"C": C, "x": batches(gen, C, ndim, 1, N)[0]}
 
 
-@probe("batchnorm_stats_count", inputs=_stats_count_inputs)
+@probe("batchnorm_stats_count", inputs=_one_batch_inputs)
 def _(learner, inp, BatchNorm1d, ndim=3):
     what = call_name("BatchNorm1d", inp["C"])
     bn = learner.call(what, BatchNorm1d, inp["C"])
@@ -334,12 +340,7 @@ def _(inp, d, ndim=3):
             fail(count_message(call_name("BatchNorm1d", C), name, n, C, f" after a {tuple(x.shape)} batch"))
 
 
-def _no_graph_inputs(gen, ndim=2):
-    C = randint(20, 80, gen)
-    return {"C": C, "x": batches(gen, C, ndim, 1)[0]}
-
-
-@probe("batchnorm_no_graph", inputs=_no_graph_inputs)
+@probe("batchnorm_no_graph", inputs=_one_batch_inputs)
 def _(learner, inp, BatchNorm1d, ndim=2):
     what = call_name("BatchNorm1d", inp["C"])
     bn = learner.call(what, BatchNorm1d, inp["C"])
@@ -372,7 +373,7 @@ def _(inp, d, ndim=2):
 
 
 def _bn_values_inputs(gen, ndim=2):
-    C, N, L = randint(20, 80, gen), randint(16, 40, gen), randint(2, 6, gen)  # one batch shape for the whole test
+    C, N, L = randint(20, 120, gen), randint(16, 64, gen), randint(2, 6, gen)  # one batch shape for the whole test
     runs = []
     for kwargs, steps in (({}, 5), ({"momentum": 0.3}, 3)):
         runs.append({"kwargs": kwargs, "batches": batches(gen, C, ndim, steps, N, L)})
@@ -488,7 +489,7 @@ def _(inp, d):
 # ---------------------------------------------------------------- Tanh
 
 def _tanh_inputs(gen):
-    B, T, C = randint(2, 9, gen), randint(2, 5, gen), randint(5, 30, gen)
+    B, T, C = randint(2, 200, gen), randint(2, 5, gen), randint(5, 200, gen)
     return {"xs": [randn(B, C, gen=gen, std=2.0), randn(B, T, C, gen=gen, std=2.0)]}
 
 

@@ -47,7 +47,7 @@ def build(learner, build_model, **kwargs):
 # ---------------------------------------------------------------- parameter counts
 
 def _count_inputs(gen, **options):
-    return {"seeded": {"n_embd": randint(6, 30, gen), "n_hidden": randint(20, 140, gen)},
+    return {"seeded": {"n_embd": randint(6, 64, gen), "n_hidden": randint(20, 400, gen)},
             "block_size": randint(4, 10, gen)}
 
 
@@ -153,8 +153,9 @@ def _(inp, d, n_embd, n_hidden, other=(10, 68)):
 # ---------------------------------------------------------------- logits and eval mode
 
 def _logits_inputs(gen, block_size=8, **options):
-    B = randint(8, 256, gen)  # the batch size binds the data to this run
-    return {"x": torch.randint(0, VOCAB, (B, block_size), generator=gen), "seed": randint(0, 2**30, gen)}
+    B = randint(8, 4096, gen)  # the batch sizes bind the data to this run
+    B2 = randint(2, 512, gen)
+    return {"x": torch.randint(0, VOCAB, (B, block_size), generator=gen), "seed": randint(0, 2**30, gen), "B2": B2}
 
 
 @probe("model_logits", inputs=_logits_inputs)
@@ -169,7 +170,8 @@ def _(learner, inp, build_model, block_size):
     with torch.no_grad():
         batch = learner.output(f"{what} in eval mode on a {(B, block_size)} batch", model, x)
         one = learner.output(f"{what} in eval mode on a single example {(1, block_size)}", model, x[:1])
-    return {"train": list(train.shape), "batch": batch, "one": one}
+        part = learner.output(f"{what} in eval mode on a {(inp['B2'], block_size)} batch", model, x[:inp["B2"]])
+    return {"train": list(train.shape), "batch": batch, "one": one, "part": part}
 
 
 @judge("model_logits")
@@ -184,8 +186,10 @@ def _(inp, d, block_size):
     if not torch.isfinite(one).all():
         fail(f"{what} in eval mode gave non-finite logits for a single example: "
              "eval mode must use BatchNorm's running statistics")
-    if not torch.allclose(one, batch[:1], rtol=1e-4, atol=1e-4):
-        fail(f"{what} in eval mode gives an example different logits alone than in a batch: "
+    part, B2 = d.tensor("part"), inp["B2"]
+    if not (torch.allclose(one, batch[:1], rtol=1e-4, atol=1e-4) and tuple(part.shape) == (B2, VOCAB)
+            and torch.allclose(part, batch[:B2], rtol=1e-4, atol=1e-4)):
+        fail(f"{what} in eval mode gives examples different logits alone or in a smaller batch than in a batch: "
              "in eval mode no layer may look at the rest of the batch")
 
 
@@ -200,7 +204,9 @@ def _(learner, inp, build_model, set_training, block_size):
     with torch.no_grad():
         one = learner.output(f"{what} after set_training(model, False) on a single example", model, x[:1])
         batch = learner.output(f"{what} after set_training(model, False) on a {tuple(x.shape)} batch", model, x)
-    return {"one": one, "batch": list(batch.shape)}
+        part = learner.output(f"{what} after set_training(model, False) on a {(inp['B2'], block_size)} batch",
+                              model, x[:inp["B2"]])
+    return {"one": one, "batch": list(batch.shape), "part": list(part.shape)}
 
 
 # ---------------------------------------------------------------- the validation-loss target

@@ -18,7 +18,7 @@ from wavenet.checks.verdict import fail, judge
 
 def _embedding_inputs(gen):
     dim = randint(5, 16, gen)
-    B, T = randint(2, 40, gen), randint(2, 9, gen)
+    B, T = randint(2, 400, gen), randint(2, 9, gen)
     return {"dim": dim, "W": randn(VOCAB, dim, gen=gen),
             "ixs": [torch.randint(0, VOCAB, s, generator=gen) for s in ((B, T), (B,), (1, T))],
             "offsets": deltas(gen)}
@@ -173,7 +173,7 @@ class Holder:
 
 
 def _set_training_inputs(gen):
-    flags = [bool(torch.rand((), generator=gen) < 0.5) for _ in range(10)]  # a sequence no other run shares
+    flags = [bool(torch.rand((), generator=gen) < 0.5) for _ in range(20)]  # a sequence no other run shares
     return {"flags": [False, True] + flags, "start": [True, True, False]}
 
 

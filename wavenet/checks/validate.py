@@ -89,6 +89,7 @@ def validate(path, timeout=300):
     os.environ["NBGRADER_EXECUTION"] = "validate"  # try-it cells skip themselves, as when graded
     try:
         NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                       extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
                        resources={"metadata": {"path": str(os.path.dirname(os.path.abspath(path)))}}).execute()
     finally:
         if old is None:
