@@ -26,8 +26,8 @@ from autograder import gradebook
 from autograder.assignments import GradingError, graded_cells, nbgrader_meta, read_notebook, source_path
 from autograder.progress import Progress
 from autograder.records import Record, load, save
-from autograder.safe_io import write_bytes
-from autograder.students import discover
+from autograder.safe_io import read_regular, write_bytes
+from autograder.students import discover, printable
 from autograder.submission import MAX_BYTES, grade_submission, max_score, sha256, simple_feedback
 
 
@@ -75,15 +75,22 @@ def grade_all(assignment, folder, out=None, workers=2, force=False, limits=None,
         if path is None:
             missing.append(Record(student, assignment, reason=note, max_score=full))
             continue
+        try:
+            data = read_regular(path, MAX_BYTES)
+        except OSError as e:  # swapped for a link or a FIFO since it was found, or unreadable: the next run tries
+            missing.append(Record(student, assignment, file=str(path), max_score=full, final=False,
+                                  reason=f"the grader could not read {printable(path.name)} ({e.strerror or e})"))
+            continue
         rec = load(out / "results" / f"{student}.json")
-        sha = sha256(path.read_bytes()) if path.stat().st_size <= MAX_BYTES else None
+        sha = sha256(data) if len(data) <= MAX_BYTES else None
         if (rec and not force and rec.final and rec.assignment == assignment
                 and rec.sha256 == sha):  # same file (a result from another machine counts too)
             old.append(rec)
         elif sha is None:
-            big.append((student, path))  # refused here, never sent over the network
+            big.append((student, path, data))  # refused here, never sent over the network
         else:
             todo.append((student, path))
+        del data  # only the window of tasks in flight holds notebooks
     progress = Progress(len(todo) + len(big), quiet=quiet)
 
     with ExitStack() as stack:
@@ -120,9 +127,9 @@ def grade_all(assignment, folder, out=None, workers=2, force=False, limits=None,
             records[student] = rec
             progress.update(rec, in_flight)
 
-        for student, path in big:
-            finish(student, grade_submission(assignment, path, student=student, limits=limits, unsafe=unsafe),
-                   None, 0)
+        for student, path, data in big:
+            finish(student, grade_submission(assignment, path, student=student, limits=limits, unsafe=unsafe,
+                                             data=data), None, 0)
         if todo:
             for result in cluster.grade(client, plugin, assignment, todo, limits, unsafe, key(), full):
                 finish(*result)

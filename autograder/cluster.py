@@ -26,7 +26,9 @@ import uuid
 
 from autograder.assignments import GradingError
 from autograder.records import Record
-from autograder.safe_io import read_bytes
+from autograder.safe_io import read_regular
+from autograder.students import printable
+from autograder.submission import MAX_BYTES
 
 PREFIX = "autograder-"   # the worker plugins of batches; the rest of the name is the client's id
 WINDOW = 4               # tasks in flight per slot of the cluster
@@ -122,8 +124,9 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
     def submit(student, path):
         tries[student] = tries.get(student, 0) + 1
         key = (f"grade-{assignment}", f"{student}-{batch}-{tries[student]}")  # one task group: queued fairly
-        fut = client.submit(grade_task, name, assignment, student, str(path), read_bytes(path), limits, unsafe,
-                            grader_key, key=key, retries=RETRIES, pure=False)
+        shown = path.with_name(printable(path.name))  # what the record and messages call the file: no escapes
+        fut = client.submit(grade_task, name, assignment, student, str(shown), read_regular(path, MAX_BYTES), limits,
+                            unsafe, grader_key, key=key, retries=RETRIES, pure=False)
         futures[fut] = (student, path)
         keys.add(key)
         done.add(fut)
@@ -134,8 +137,9 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
             try:
                 submit(*nxt)
             except OSError as e:  # gone or unreadable since it was found: the next run tries again
+                why = f"the grader could not read {printable(nxt[1].name)} ({e.strerror or e})"
                 yield nxt[0], Record(nxt[0], assignment, file=str(nxt[1]), max_score=full, final=False,
-                                     reason=f"the grader could not read {nxt[1].name} ({e.strerror or e})"), None, 0
+                                     reason=why), None, 0
 
     try:
         yield from fill()

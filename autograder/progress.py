@@ -2,6 +2,8 @@
 import sys
 import time
 
+from autograder.students import printable
+
 
 class Progress:
     """Counts of graded students, errors and students in flight, with the time left at this pace."""
@@ -36,5 +38,5 @@ class Progress:
             sys.stderr.write("\r\033[K" + line + ("\n" if self.done == self.total else ""))
         else:
             score = f"{rec.score:g}/{rec.max_score:g}" if rec.score is not None and rec.max_score else "-"
-            sys.stderr.write(f"{line}  {rec.student}: {rec.status} {score}\n")
+            sys.stderr.write(f"{line}  {printable(rec.student)}: {rec.status} {score}\n")
         sys.stderr.flush()
