@@ -8,8 +8,11 @@ kernel: zero) and 2 with an infinite loop (each costs one cell timeout). It is
 graded twice by the real command line, sandboxed, ``--workers`` at a time, each
 time into a fresh folder: by this checkout (a local Dask cluster), and by the
 commit ``--baseline`` (default 8479682, the last with the home-made pool of
-forked processes), unpacked with ``git archive`` and sharing this checkout's
-grader key, so both give the same grades. Printed: the wall time of each, their
+forked processes), checked out into a temporary git worktree and sharing this
+checkout's grader key. Each side grades the same class made from its own
+solutions and exercise (a notebook of one commit's exercise need not be a
+correct answer for the other's probes), so both give the same statuses and
+fractions of the points. Printed: the wall time of each, their
 ratio, and the scheduling overhead per submission: the slots' time not spent
 in a grading process (``wall * workers - sum of the records' seconds``), per
 submission, for each engine and the difference; then whether every student got
@@ -30,7 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("GRADE_CLASS_ROOT") or HERE)  # the checkout whose solutions make the class (--write-class)
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -71,12 +75,21 @@ def nbformat_code(source):
 
 
 def baseline_checkout(ref, folder):
-    """``git archive`` of ``ref`` into ``folder``, with this checkout's ``data/names.txt``."""
-    folder.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    (folder / "data" / "names.txt").symlink_to(ROOT / "data" / "names.txt")
+    """A temporary ``git worktree`` of ``ref`` in ``folder``, with this checkout's ``data/names.txt``."""
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(folder), ref], cwd=HERE, check=True,
+                   capture_output=True)
+    (folder / "data" / "names.txt").symlink_to(HERE / "data" / "names.txt")
     return folder
+
+
+def write_class(code, folder, args):
+    """The class made from the solutions and exercise of the checkout ``code`` (each side grades its own: a
+    notebook of one commit's exercise is not a correct answer for another's probes)."""
+    env = dict(os.environ, GRADE_CLASS_ROOT=str(code), PYTHONPATH=str(code))
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--assignment", args.assignment, "--n",
+                          str(args.n), "--write-class", str(folder)], env=env, check=True, capture_output=True,
+                         text=True)
+    return json.loads(out.stdout)
 
 
 def grade(code, folder, out, args):
@@ -95,6 +108,11 @@ def grade(code, folder, out, args):
         sys.exit(f"grade-all of {code} failed:\n{proc.stderr[-2000:]}")
     full = {p.stem: json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))}
     return wall, full, (round(load0, 1), round(os.getloadavg()[0], 1))
+
+
+def fractions(records):
+    """{student: (status, fraction of the points)}: the two commits' assignments may differ in points."""
+    return {s: (r["status"], round((r["score"] or 0) / (r["max_score"] or 1), 3)) for s, r in records.items()}
 
 
 def summary(name, wall, records, args):
@@ -117,23 +135,32 @@ def main():
     p.add_argument("--notebook-timeout", type=int, default=300)
     p.add_argument("--baseline", default="8479682", help="the commit whose grade-all is the pool (default 8479682)")
     p.add_argument("--no-baseline", action="store_true", help="time this checkout only")
-    p.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "grade_class.json")
+    p.add_argument("--json", type=Path, default=HERE / "bench" / "out" / "grade_class.json")
     p.add_argument("--keep", action="store_true", help="keep the class and its grades (path printed)")
+    p.add_argument("--write-class", type=Path, help=argparse.SUPPRESS)  # used by write_class
     args = p.parse_args()
+    if args.write_class:
+        args.write_class.mkdir(parents=True)
+        print(json.dumps(make_class(args.assignment, args.n, args.write_class)))
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="grade-class-"))
-    folder = tmp / "submissions"
-    folder.mkdir()
-    kinds = make_class(args.assignment, args.n, folder)
+    kinds = write_class(HERE, tmp / "submissions", args)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; {args.n} submissions of "
           f"{args.assignment} with {args.workers} workers: {kinds}")
     runs = {}
-    if not args.no_baseline:
-        code = baseline_checkout(args.baseline, tmp / "baseline")
-        wall, recs, load = grade(code, folder, tmp / "grades-pool", args)
-        runs["pool"] = (wall, recs, load)
-    wall, recs, load = grade(ROOT, folder, tmp / "grades-dask", args)
-    runs["dask"] = (wall, recs, load)
+    try:
+        if not args.no_baseline:
+            code = baseline_checkout(args.baseline, tmp / "baseline")
+            write_class(code, tmp / "submissions-pool", args)
+            wall, recs, load = grade(code, tmp / "submissions-pool", tmp / "grades-pool", args)
+            runs["pool"] = (wall, recs, load)
+        wall, recs, load = grade(HERE, tmp / "submissions", tmp / "grades-dask", args)
+        runs["dask"] = (wall, recs, load)
+    finally:
+        if not args.no_baseline:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "baseline")], cwd=HERE,
+                           capture_output=True)
     rows = {}
     for name, (wall, recs, load) in runs.items():
         row = rows[name] = {**summary(name, wall, recs, args), "load_before": load[0], "load_after": load[1]}
@@ -144,13 +171,13 @@ def main():
               "cell_timeout": args.cell_timeout, "kinds": kinds, "runs": rows}
     if "pool" in rows:
         d, p_ = rows["dask"], rows["pool"]
-        same = {s: (r["status"], r["score"]) for s, r in runs["dask"][1].items()} == \
-               {s: (r["status"], r["score"]) for s, r in runs["pool"][1].items()}
+        same = fractions(runs["dask"][1]) == fractions(runs["pool"][1])
         result.update(ratio=round(d["wall_s"] / p_["wall_s"], 3), overhead_s_per_submission=round(
             d["idle_slot_s_per_submission"] - p_["idle_slot_s_per_submission"], 2), same_grades=same)
         print(f"Dask / pool wall time: {result['ratio']:.3f}; Dask's scheduling overhead "
               f"{result['overhead_s_per_submission']:+.2f} s of a slot per submission "
-              f"({(d['wall_s'] - p_['wall_s']) / args.n:+.2f} s of wall time); same grade for every student: {same}")
+              f"({(d['wall_s'] - p_['wall_s']) / args.n:+.2f} s of wall time); same status and fraction of the points "
+              f"for every student: {same}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n")
     if args.keep:
