@@ -5,10 +5,12 @@ A module fixture starts, from the command line, ``dask scheduler`` and two
 starts is stopped by its own id at the end, and the test checks that nothing
 they started (workers, fork servers, graders, kernels) is left. The class is
 small and quick: correct, broken and hostile notebooks of
-``03_flatten_consecutive`` (``tests/submissions``). Then:
+``03_flatten_consecutive`` (``tests/submissions``), whose local grades are
+those of the run tests/test_batch.py checks (``fc_graded`` in conftest.py). Then:
 
 - ``grade-all --scheduler`` gives every student what the local run gave;
-- a worker with other code is refused before anything is graded;
+- a worker with other code is refused before anything is graded, and so is
+  a worker that cannot sandbox, unless ``--unsafe`` is given;
 - a submission that kills its worker each time is given up after the
   scheduler's allowed failures (1 here) and recorded as an error, while the
   others are graded;
@@ -30,11 +32,11 @@ import pytest
 from autograder.assignments import ROOT
 from autograder.sandbox import mode
 import submissions as S
+from batch_cli import CLASS_LIMITS as LIMITS  # those of the local reference run
 from processes import kernel_pids, marked
 
 FC = S.FC
 CLASS = ["alice", "bob", "dave", "erin", "sybil", "xavier"]  # right, wrong, not JSON, empty, hostile, os._exit
-LIMITS = ["--cell-timeout", "60", "--notebook-timeout", "120", "--memory", "2G"]  # no notebook here needs a limit
 DASK = str(Path(sys.executable).parent / "dask")
 KIND, NO_SANDBOX = mode()
 pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {NO_SANDBOX}")
@@ -80,9 +82,11 @@ def klass(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local(klass, tmp_path_factory):
-    """The class graded on this machine alone (a local cluster of two processes)."""
-    return grade_all(klass, tmp_path_factory.mktemp("local") / "grades", "--workers", "2")
+def local(fc_graded):
+    """The class graded on this machine alone (a local cluster of two processes): the students of ``CLASS`` in
+    the run of the whole ``fc_class`` that tests/test_batch.py checks (conftest.py; same bytes, same limits)."""
+    _, out, _ = fc_graded
+    return {s: r for s, r in results(out).items() if s in CLASS}
 
 
 class Cluster:
@@ -195,15 +199,36 @@ def test_a_worker_with_other_code_is_refused(cluster, tmp_path, klass):
         cluster.wait_for_exactly(2)
 
 
-def test_a_submission_that_kills_workers_is_given_up(cluster, klass, tmp_path):
+def test_a_worker_without_a_sandbox_is_refused_unless_unsafe(local, cluster, tmp_path, klass):
+    """A worker of the same checkout that cannot sandbox (no bubblewrap on its PATH) stops the batch before
+    anything is graded, saying so; with --unsafe the same cluster grades."""
+    bin_ = tmp_path / "bin"  # git (for the commit) and the venv's scripts, but no bwrap
+    bin_.mkdir()
+    (bin_ / "git").symlink_to(shutil.which("git"))
+    stray = cluster.worker(PATH=f"{bin_}:{Path(sys.executable).parent}")
+    try:
+        cluster.wait_for(3)
+        proc = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address, ok=False)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert "cannot grade this batch" in proc.stderr and "no sandbox (bubblewrap is not installed" in proc.stderr
+        assert proc.stderr.count("tcp://") == 1, f"only the stray worker is refused:\n{proc.stderr}"
+        assert not (tmp_path / "grades").exists(), "something was written before the refusal"
+        got = grade_all(klass, tmp_path / "unsafe", "--scheduler", cluster.address, "--unsafe", "--student", "erin")
+        assert got == {"erin": local["erin"]}, got  # empty: no kernel, so the --unsafe run stays cheap
+    finally:
+        cluster.stop(stray)
+        cluster.wait_for_exactly(2)
+
+
+def test_a_submission_that_kills_workers_is_given_up(local, cluster, klass, tmp_path):
     """A notebook whose worker dies each time it is graded is tried twice (the scheduler's allowed failures
-    is 1 here), then recorded as an error that says so; the student beside it is graded as usual."""
+    is 1 here), then recorded as an error that says so; the student beside it gets what the local run gave."""
     folder = tmp_path / "class"
     folder.mkdir()
-    shutil.copy(klass / "alice.ipynb", folder / "alice.ipynb")
+    shutil.copy(klass / "bob.ipynb", folder / "bob.ipynb")
     shutil.copy(klass / "alice.ipynb", folder / "poison.ipynb")  # tests/poison_worker.py kills on this name
     got = grade_all(folder, tmp_path / "grades", "--scheduler", cluster.address)
-    assert got["alice"][:2] == ("graded", 7.0)
+    assert got["bob"] == local["bob"]
     assert got["poison"][0] == "error"
     reason = json.loads((tmp_path / "grades" / "results" / "poison.json").read_text())["reason"]
     assert "died 2 times" in reason and "--force --student poison" in reason, reason
