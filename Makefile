@@ -91,11 +91,12 @@ calibrate: setup
 train: setup
 	$(PY) -m wavenet.experiment train $(ARGS)
 
-## sweep: chapter 9's grid with the harness (or your own: ARGS="--grid lr=1e-3,3e-3 --steps 2000 ...")
+## sweep: chapter 9's grid with the harness (or your own: ARGS="--grid lr=1e-3,3e-3 --steps 2000 ...");
+## ARGS without a --grid add to chapter 9's, e.g. ARGS="--scheduler tcp://HOST:8786" runs it on a Dask cluster
 SWEEP_ARGS ?= --optimizer adamw --lr 3e-3 --schedule cosine --steps 2000 --batch-size 512 \
 	--weight-decay 0.1 --threads 1 --grid n_embd=24,48 --grid n_hidden=128,192 --prefix sweep
 sweep: setup
-	$(PY) -m wavenet.experiment sweep $(or $(ARGS),$(SWEEP_ARGS))
+	$(PY) -m wavenet.experiment sweep $(if $(findstring --grid,$(ARGS)),$(ARGS),$(SWEEP_ARGS) $(ARGS))
 
 ## bench: speed ratios on this machine (training loops, on the GPU too if there is one; conv vs position loop; grading time)
 bench: setup

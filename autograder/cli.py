@@ -99,7 +99,7 @@ def cmd_list(args):
 
 
 def cmd_grade_submission(args):
-    from autograder.batch import save
+    from autograder.records import save
     from autograder.submission import grade_submission
     rec = grade_submission(args.assignment, args.notebook, student=args.student, feedback=args.feedback,
                            limits=_limits(args), unsafe=args.unsafe)
@@ -116,7 +116,7 @@ def cmd_grade_all(args):
     from autograder.batch import grade_all
     records = grade_all(args.assignment, args.folder, out=args.out, workers=args.workers, force=args.force,
                         limits=_limits(args), students=args.student, unsafe=args.unsafe,
-                        quiet=args.json and not sys.stderr.isatty())
+                        quiet=args.json and not sys.stderr.isatty(), scheduler=args.scheduler)
     if args.json:
         print(json.dumps([{k: getattr(r, k) for k in ("student", "status", "score", "max_score", "reason")}
                           for r in records], indent=1))
@@ -141,13 +141,17 @@ def main(argv=None):
     _limit_args(g)
     g.set_defaults(fn=cmd_grade)
 
-    a = sub.add_parser("grade-all", help="grade every submission in a folder, in parallel, sandboxed")
+    a = sub.add_parser("grade-all", help="grade every submission in a folder on Dask (this machine or a cluster), "
+                                         "sandboxed")
     a.add_argument("assignment")
     a.add_argument("folder", help="DIR/<student>.ipynb, or nbgrader's DIR/submitted/<student>/<assignment>/")
     a.add_argument("--out", help="where results, feedback, grades.csv and the gradebook go "
                                  "(default grades/<assignment>)")
+    a.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.1:8786); "
+                        "default: a local cluster of --workers processes")
     a.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)),
-                   help="parallel gradings (default: one per core)")
+                   help="parallel gradings on this machine without --scheduler (default: one per core)")
     a.add_argument("--json", action="store_true", help="print the results as a JSON list")
     a.add_argument("--force", action="store_true", help="regrade students who already have a result")
     a.add_argument("--student", action="append", metavar="STUDENT", help="grade only these students")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from autograder.assignments import ensure_tools_on_path, nbgrader_config, source_path
 from autograder.safe_io import write_text
+from autograder.students import printable
 
 
 def fast_gradebooks():
@@ -76,6 +77,20 @@ def record(root, rec):
         gb.db.commit()
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula (OWASP)
+
+
+def cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string starting like a formula gets a leading ``'``
+    (a student's name and the reason quoting it are the student's words: ``=HYPERLINK(...).ipynb``), and
+    control characters become ``?``."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    return ("'" if value.startswith(FORMULA) else "") + printable(value)  # and no escape sequence for a terminal
+
+
 def write_csv(path, records, test_ids):
     """``grades.csv``: student, status, score, max_score, reason, file, sha256, seconds, then one column per test."""
     cols = ["student", "status", "score", "max_score", "reason", "file", "sha256", "seconds"]
@@ -84,7 +99,7 @@ def write_csv(path, records, test_ids):
     w.writerow(cols + test_ids)
     for r in records:
         points = {t["id"]: t["points"] for t in r.tests}
-        w.writerow([getattr(r, c) if getattr(r, c) is not None else "" for c in cols[:-2]] +
-                   [(r.sha256 or "")[:12], r.seconds] +
-                   [points.get(t, "") if r.status == "graded" else "" for t in test_ids])
+        row = ([getattr(r, c) for c in cols[:-2]] + [(r.sha256 or "")[:12], r.seconds] +
+               [points.get(t, "") if r.status == "graded" else "" for t in test_ids])
+        w.writerow([cell(v) for v in row])
     write_text(path, buf.getvalue())

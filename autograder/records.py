@@ -4,9 +4,13 @@
 - :class:`Graded`: one notebook graded by nbgrader (``python -m autograder grade --json``).
 - :class:`Record`: one student of a class (``results/<student>.json``): the graded
   notebook, or why it was not graded, with notes for the student and for a reviewer.
+  :func:`save` and :func:`load` write and read one such file.
 """
+import json
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
+
+from autograder.safe_io import read_text, write_text
 
 
 @dataclass
@@ -65,3 +69,16 @@ class Record:
     def from_json(cls, d):
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def save(path, rec):
+    """Write ``rec`` to ``path`` atomically: a reader sees the old record or the new one, never half."""
+    write_text(path, json.dumps(rec.to_json(), indent=1))
+
+
+def load(path):
+    """The record in ``path``, or ``None`` when there is none (or it cannot be read)."""
+    try:
+        return Record.from_json(json.loads(read_text(path)))
+    except (OSError, ValueError, TypeError):
+        return None

@@ -7,7 +7,9 @@ error, not a redirect), and every file it writes is written to a new
 temporary file (``O_EXCL``) and renamed over the target, which replaces a link
 rather than writing through it.
 """
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,16 @@ def read_bytes(path):
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as f:
         return f.read()
+
+
+def read_regular(path, limit):
+    """At most ``limit + 1`` bytes of ``path``, which must be a regular file reached without a link in its last
+    component: a FIFO (which would block), a device (``/dev/zero`` never ends) or a link is an ``OSError``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO opens without a writer, then is refused
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return f.read(limit + 1)
 
 
 def read_text(path):

@@ -32,8 +32,11 @@ def split_words(words, seed=42):
         dict with keys ``train``, ``val``, ``test`` mapping to lists of words.
     """
     words = list(words)
-    random.seed(seed)
-    random.shuffle(words)
+    # the lecture's random.seed(seed); random.shuffle(words), with a generator of its own: another thread
+    # drawing from the global one meanwhile (a Dask worker's event loop does) would change the split
+    rng = random.Random(seed)
+    rng.shuffle(words)
+    random.setstate(rng.getstate())  # the global state the lecture leaves behind, as before
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
     return {"train": words[:n1], "val": words[n1:n2], "test": words[n2:]}
 

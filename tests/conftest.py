@@ -1,4 +1,4 @@
-"""Shared fixtures: the lecture's splits are built once per test session."""
+"""Shared fixtures: the lecture's splits and the graded class of tests/submissions, each made once per session."""
 import pytest
 
 
@@ -6,3 +6,19 @@ import pytest
 def splits8():
     from data import load_splits
     return load_splits(block_size=8)
+
+
+@pytest.fixture(scope="session")
+def fc_graded(tmp_path_factory):
+    """The class of ``tests/submissions`` (``fc_class``) graded once by ``grade-all`` on a local cluster of two
+    workers, for tests/test_batch.py (each student's outcome) and tests/test_cluster.py (what a cluster must
+    give): ``(--json records by student, out folder, class folder)``."""
+    import submissions as S
+    from batch_cli import grade_all_cli
+
+    tmp = tmp_path_factory.mktemp("fc-class")
+    folder, out = tmp / "submissions", tmp / "grades"
+    folder.mkdir()
+    for name, (data, *_) in S.fc_class({}).items():
+        (folder / name).write_bytes(data)
+    return grade_all_cli(folder, out, "--workers", "2"), out, folder

@@ -110,6 +110,24 @@ def test_sweep_runs_every_grid_point_and_plot_writes_a_png(runs, few_words):
     assert (runs / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_sweep_on_a_dask_cluster_writes_the_same_records(runs, monkeypatch):
+    """`sweep --workers 1` trains the grid on a (local) Dask cluster and writes the records a sweep here
+    writes: same names, parameters, curves and final losses."""
+    monkeypatch.delenv("COURSE_FAST", raising=False)  # the workers read it from their environment
+    flags = ["--optimizer", "adamw", "--schedule", "cosine", "--n-embd", "8", "--steps", "6", "--batch-size", "16",
+             "--eval-every", "3", "--threads", "1", "--device", "cpu", "--grid", "n_hidden=8,16", "--prefix", "d"]
+    main(["sweep", *flags])
+    here = {p.name: json.loads(p.read_text()) for p in runs.glob("d-*.json")}
+    monkeypatch.setenv("COURSE_RUNS", str(runs / "dask"))
+    main(["sweep", *flags, "--workers", "1"])
+    there = {p.name: json.loads(p.read_text()) for p in (runs / "dask").glob("d-*.json")}
+    assert sorted(here) == sorted(there) == ["d-n_hidden16.json", "d-n_hidden8.json"]
+    for name, rec in here.items():
+        other = there[name]
+        assert (rec["config"], rec["params"], rec["final"]) == (other["config"], other["params"], other["final"])
+        assert rec["history"]["val"] == other["history"]["val"] and rec["history"]["train"] == other["history"]["train"]
+
+
 def test_command_line_train_and_list(runs, capsys):
     """`train` with flags writes a record named after the flags; `list` shows it."""
     main(["train", "--model", "mlp", "--block-size", "3", "--steps", "4", "--n-hidden", "16",

@@ -254,6 +254,11 @@ def parse_grid(items):
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
+def grid_configs(base, grid, prefix="sweep"):
+    """One config per grid point (a list of override dicts), named ``<prefix>-<overrides>``."""
+    return [replace(base, name=f"{prefix}-" + "-".join(f"{k}{v}" for k, v in o.items()), **o) for o in grid]
+
+
 def sweep(base, grid, log=print, prefix="sweep", data=None):
     """Run ``base`` once per grid point (a list of override dicts); return the records sorted by val.
 
@@ -262,9 +267,7 @@ def sweep(base, grid, log=print, prefix="sweep", data=None):
     records, datasets = [], {}
     if data is not None:
         datasets[(base.model == "conv", base.block_size)] = data
-    for overrides in grid:
-        tag = "-".join(f"{k}{v}" for k, v in overrides.items())
-        cfg = replace(base, name=f"{prefix}-{tag}", **overrides)
+    for cfg in grid_configs(base, grid, prefix):
         key = (cfg.model == "conv", cfg.block_size)
         if key not in datasets:  # build each dataset once
             datasets[key] = Data(cfg)
@@ -294,6 +297,8 @@ def main(argv=None):
     p.add_argument("--grid", action="append", default=[], metavar="FLAG=V1,V2,...",
                    help="an axis of the grid; repeat for more axes")
     p.add_argument("--prefix", default="sweep", help="run names start with this")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="train the runs on this Dask cluster (wavenet.cluster_runs)")
+    p.add_argument("--workers", type=int, default=0, help="train the runs on a local Dask cluster of N processes")
     p = sub.add_parser("plot", help="train/val curves of runs into a PNG")
     p.add_argument("runs", nargs="+", help="run names, globs (quote them) or paths to records")
     p.add_argument("-o", "--out", default=None, help="PNG path (default runs/plot.png)")
@@ -310,7 +315,11 @@ def main(argv=None):
             print(f"wrote {rec['path']}")
         else:
             grid = parse_grid(args.grid) if args.grid else [{}]
-            recs = sweep(cfg, grid, prefix=args.prefix)
+            if args.scheduler or args.workers:
+                from wavenet.cluster_runs import run_all
+                recs = run_all(grid_configs(cfg, grid, args.prefix), args.scheduler, workers=args.workers)
+            else:
+                recs = sweep(cfg, grid, prefix=args.prefix)
             print(table(recs))
             out = runs_dir() / f"{args.prefix}.png"
             plot_runs(recs, out, title=f"sweep {args.prefix}")

@@ -1,0 +1,123 @@
+"""Finding the students of a class in a folder: one notebook each, or why there is none.
+
+Two layouts: ``DIR/<student>.ipynb`` (any other file of a student is graded
+if it is a notebook), or nbgrader's ``DIR/submitted/<student>/<assignment>/``.
+
+The folder is written by students, so nothing in it is trusted: a link is
+never followed (a link to another student's notebook would get that grade, a
+link to a file of the grader's would show its first bytes in the reason),
+only regular files are read (a FIFO blocks a reader, ``/dev/zero`` never
+ends), and a name that cannot serve as a student's name everywhere the
+grader writes it (a file name, a CSV cell, a gradebook row, a terminal line)
+is replaced by a safe one, with a note naming the original.
+"""
+import hashlib
+import stat
+from pathlib import Path
+
+from autograder.assignments import GradingError
+
+MAX_NAME = 100  # characters of a student's name; results/<name>.json and its temporary file stay far below 255 bytes
+
+
+def printable(text):
+    """``text`` with every control character (escape sequences, newlines) and undecodable byte as ``?``."""
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in text)
+
+
+def student_name(raw):
+    """``(name, note)``: ``raw`` itself when it is a safe name; else a printable, short one with a digest of the
+    original (two odd names stay two students), and a note saying so."""
+    name = printable(raw)
+    if name == raw and len(raw) <= MAX_NAME and raw.strip() == raw and raw:
+        return raw, ""
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    name = f"{name.strip()[:MAX_NAME] or 'student'}-{digest}"
+    return name, f"the name {ascii(raw)} cannot be used as is; this student is recorded as {name}"
+
+
+def what(path):
+    """``""`` for a regular file, otherwise what ``path`` is (its link is not followed): ``a link``, ``a FIFO``..."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    if stat.S_ISREG(mode):
+        return ""
+    return ("a link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a file")
+
+
+def _not_a_file(path, kind):
+    return f"{printable(path.name)} is {kind}, not a notebook file: hand in the .ipynb file itself"
+
+
+def _nbgrader(assignment, dirs):
+    """``{raw student: (path or None, note)}`` from nbgrader's ``submitted/<student>/<assignment>/``."""
+    found = {}
+    for d in sorted(dirs):
+        adir = d / assignment
+        link = d if what(d) == "a link" else adir if what(adir) == "a link" else None
+        if link:  # to someone else's folder, or to anywhere
+            found[d.name] = (None, f"{printable(str(link.relative_to(d.parent)))} is a link, not a folder: hand in "
+                                   "the notebook itself")
+            continue
+        if what(adir) != "a folder":
+            found[d.name] = (None, f"no {assignment}/ folder in {printable(str(d))}: nothing handed in for this "
+                                   "assignment")
+            continue
+        nbs = sorted(p for p in adir.glob("*.ipynb") if not p.name.startswith("."))
+        want = adir / f"{assignment}.ipynb"
+        pick = want if want in nbs else nbs[0] if len(nbs) == 1 else None
+        if pick is not None and what(pick):
+            found[d.name] = (None, _not_a_file(pick, what(pick)))
+        elif pick == want:
+            found[d.name] = (want, "")
+        elif pick is not None:
+            found[d.name] = (pick, f"the notebook was named {printable(pick.name)}, not {want.name}")
+        elif not nbs:
+            found[d.name] = (None, f"no notebook in {printable(str(adir))} (expected {want.name})")
+        else:
+            found[d.name] = (None, f"several notebooks in {printable(str(adir))} and none named {want.name}: "
+                                   f"{', '.join(printable(p.name) for p in nbs)}")
+    return found
+
+
+def _flat(folder):
+    """``{raw student: (path or None, note)}`` from ``folder/<student>.<anything>``."""
+    found = {}
+    for p in sorted(folder.iterdir()):
+        kind = what(p)
+        if p.name.startswith((".", "_")) or kind == "a folder":
+            continue
+        student = p.name.split(".")[0]
+        if student in found and found[student][0] is not None and found[student][0].suffix == ".ipynb":
+            continue  # student.ipynb wins over student.txt
+        found[student] = (None, _not_a_file(p, kind)) if kind else (p, "")
+    return found
+
+
+def discover(assignment, folder):
+    """``[(student, path or None, note)]``: one entry per student in ``folder``, sorted by name.
+
+    Accepts ``folder/<student>.ipynb`` (any other file of a student is graded if it
+    is a notebook), nbgrader's ``folder/submitted/<student>/<assignment>/``, or the
+    ``submitted`` folder itself. Hidden files and folders are ignored. A path is
+    given only for a regular file reached without a link; otherwise the note says why
+    there is none.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GradingError(f"no such folder: {folder}")
+    sub = folder / "submitted" if (folder / "submitted").is_dir() else folder
+    dirs = [d for d in sub.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))]
+    if dirs and any((d / assignment).is_dir() for d in dirs):
+        found = _nbgrader(assignment, dirs)
+    else:
+        found = _flat(folder)
+    out = {}
+    for raw, (path, note) in found.items():
+        name, renamed = student_name(raw)
+        out[name] = (path, "; ".join(n for n in (renamed, note) if n))
+    return [(s, p, n) for s, (p, n) in sorted(out.items())]
