@@ -44,15 +44,15 @@ def run_all(cfgs, scheduler=None, workers=1, log=print):
     """Train every config on Dask; write and return their records, sorted by val loss."""
     from distributed import as_completed
 
-    from wavenet import config
+    from wavenet import config, results
     from wavenet.cluster import connect
-    from wavenet.experiment import save_record
+    from wavenet.experiment import runs_dir
 
     records = []
     with connect(scheduler, workers=workers) as client:
         futures = [client.submit(_train, cfg, config.FAST, key=f"run-{cfg.run_name()}", pure=False) for cfg in cfgs]
         for fut, record in as_completed(futures, with_results=True, loop=client.loop):
-            record["path"] = str(save_record(record))
+            record["path"] = str(results.save(record["name"], record, runs_dir()))  # as experiment.run saves
             if log:
                 f = record["final"]
                 log(f"{record['name']}: {record['params']:,} params, train {f['train']:.4f} val {f['val']:.4f}, "
