@@ -34,10 +34,12 @@ from autograder.sandbox import mode
 
 KIND, WHY = mode()
 pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {WHY}")
-LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--memory", "2G", "--processes", "128",
+LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--processes", "128",
           "--disk", "96M"]
 # 05 trains for ~20 s of CPU (longer on a busy machine)
-CPU = {A.LAYERS: ["--cpu-seconds", "8"], A.SCALED: ["--cpu-seconds", "400", "--cell-timeout", "300",
+# 01's memory limit is 1 GB so that the memory attack needs to touch only 1 GB (touching 3 GB under memory pressure
+# cost the kernel more than its CPU seconds on a loaded machine)
+CPU = {A.LAYERS: ["--cpu-seconds", "12", "--memory", "1G"], A.SCALED: ["--cpu-seconds", "400", "--memory", "2G", "--cell-timeout", "300",
                                                      "--notebook-timeout", "600"]}
 ENV = dict(os.environ, OMP_NUM_THREADS="1", **{A.SECRET_VAR: A.SECRET})
 SINGLE = ["a_transformer", "a_symlinks"]  # also through `grade` (same sandbox and Judge: two suffice to show it)
@@ -94,7 +96,7 @@ def attacked(tmp_path_factory):
                          str(tmp / "out" / A.LAYERS / "course" / "gradebook.db")],
              "snoop": [str(ROOT / "solutions"), str(ROOT / ".nbgrader_work"), str(tmp / "out"), str(home_canary),
                        str(ROOT / "data" / "names.txt"), "../../../source", str(canary)],
-             "port": listener.port, "memory_blocks": 24}  # 2 x 24 x 64 MB: 3 GB in two processes, 2 GB allowed
+             "port": listener.port, "memory_blocks": 8}  # 2 x 8 x 64 MB: 1 GB in two children besides the kernel, 1 GB allowed
     for name, (data, assignment) in A.build(paths).items():
         (folders[assignment] / name).write_bytes(data)
     canaries = {p: _sha(p) for p in paths["targets"][:4]}
