@@ -12,7 +12,7 @@
 
 Timings print as ratios; nothing here asserts a speed. Usage::
 
-    python bench/run.py [--steps 2000] [--rounds 3] [--threads 1] [--skip-grading]
+    python bench/run.py [--steps 500] [--rounds 8] [--threads 1] [--skip-grading]
 """
 import argparse
 import json
@@ -104,8 +104,8 @@ def bench_dev_split(splits, dev, repeat):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=2000, help="training steps per loop per round")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of training timings (each loop keeps its best)")
+    ap.add_argument("--steps", type=int, default=500, help="training steps per loop per round")
+    ap.add_argument("--rounds", type=int, default=8, help="rounds of training timings (each loop keeps its best)")
     ap.add_argument("--repeat", type=int, default=5, help="timings per scoring case (the best is kept)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the models are tiny)")
     ap.add_argument("--skip-grading", action="store_true")
