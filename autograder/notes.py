@@ -25,6 +25,7 @@ import ast
 
 from autograder.assignments import nbgrader_meta
 from autograder.repair import _python, answer_names, released
+from wavenet.checks.wire import MIME
 
 # torch's own version of each layer the course asks for: (the class it stands in for, torch names)
 TORCH_LAYERS = {
@@ -41,7 +42,7 @@ MACHINERY = {"get_ipython", "IPython", "sys.modules", "importlib", "inspect", "g
              "__code__", "__subclasses__", "_ih", "In", "Out", "exec", "eval"}
 MACHINERY_MODULES = {"IPython", "importlib", "inspect", "gc", "ctypes", "builtins", "ipykernel", "traitlets"}
 CHECKS_API = {"check", "val_loss", "CheckFailed", "load_target"}  # what a learner uses of wavenet.checks
-RECORD_MIME = "vnd.wavenet.probe"
+RECORD_MIME = MIME.split("/", 1)[1].rsplit(".v", 1)[0]  # "vnd.wavenet.probe": any version of the record type
 TEST_MACHINERY = {".context", ".probe", ".wire", ".verdict", ".oracle"}  # wavenet.checks' modules
 COURSE = ("wavenet", "autograder", "solutions", "exercises", "tests")
 

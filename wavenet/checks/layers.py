@@ -65,15 +65,19 @@ def _linear_inputs(gen):
             "offsets": deltas(gen)}
 
 
+def _new_linear(learner, inp, Linear, **kwargs):
+    """The learner's ``Linear(fan_in, fan_out, **kwargs)`` for these inputs, and the call as messages name it."""
+    what = call_name("Linear", inp["fan_in"], inp["fan_out"], **kwargs)
+    return learner.call(what, Linear, inp["fan_in"], inp["fan_out"], **kwargs), what
+
+
 def _weight(learner, lin, what, fan_in, fan_out):
     return learner.tensor(lin, "weight", what, shape=(fan_in, fan_out), hint="linear_layout")
 
 
 @probe("linear_shapes", inputs=_linear_inputs)
 def _(learner, inp, Linear):
-    fi, fo = inp["fan_in"], inp["fan_out"]
-    what = call_name("Linear", fi, fo)
-    lin = learner.call(what, Linear, fi, fo)
+    lin, what = _new_linear(learner, inp, Linear)
     W = learner.tensor(lin, "weight", what)
     b = learner.attr(lin, "bias", what)
     outs = [learner.output(f"{what} on a {tuple(x.shape)} input", lin, x) for x in inp["xs"]]
@@ -103,10 +107,8 @@ def _(inp, d):
 
 @probe("linear_forward", inputs=_linear_inputs)
 def _(learner, inp, Linear):
-    fi, fo = inp["fan_in"], inp["fan_out"]
-    what = call_name("Linear", fi, fo)
-    lin = learner.call(what, Linear, fi, fo)
-    _weight(learner, lin, what, fi, fo)
+    lin, what = _new_linear(learner, inp, Linear)
+    _weight(learner, lin, what, inp["fan_in"], inp["fan_out"])
     learner.assign(lin, "weight", inp["W"], what, hint="linear_layout")
     learner.assign(lin, "bias", inp["b"], what)
     return {"outs": [learner.output(f"{what} on a {tuple(x.shape)} input", lin, x) for x in inp["xs"][:2]]}
@@ -114,10 +116,8 @@ def _(learner, inp, Linear):
 
 @probe("linear_no_bias", inputs=_linear_inputs)
 def _(learner, inp, Linear):
-    fi, fo = inp["fan_in"], inp["fan_out"]
-    what = call_name("Linear", fi, fo, bias=False)
-    lin = learner.call(what, Linear, fi, fo, bias=False)
-    _weight(learner, lin, what, fi, fo)
+    lin, what = _new_linear(learner, inp, Linear, bias=False)
+    _weight(learner, lin, what, inp["fan_in"], inp["fan_out"])
     learner.assign(lin, "weight", inp["W"], what, hint="linear_layout")
     out = learner.output(f"{what} on a {tuple(inp['xs'][0].shape)} input", lin, inp["xs"][0])
     ps = learner.parameters(lin, what)
@@ -197,11 +197,9 @@ def _(inp, d):
 
 @probe("linear_parameters", inputs=_linear_inputs)
 def _(learner, inp, Linear):
-    fi, fo = inp["fan_in"], inp["fan_out"]
-    what = call_name("Linear", fi, fo)
-    lin = learner.call(what, Linear, fi, fo)
+    lin, what = _new_linear(learner, inp, Linear)
     W = learner.tensor(lin, "weight", what)
-    transposed = tuple(W.shape) == (fo, fi)  # the layout is linear_shapes' business, not this test's
+    transposed = tuple(W.shape) == (inp["fan_out"], inp["fan_in"])  # the layout is linear_shapes' business, not this test's
     learner.assign(lin, "weight", inp["W"].T if transposed else inp["W"], what)
     learner.assign(lin, "bias", inp["b"], what)
     ps = learner.parameters(lin, what)
