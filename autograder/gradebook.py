@@ -34,7 +34,9 @@ def fast_gradebooks():
             ensure_tools_on_path()
             head = nbgrader.api.get_alembic_version()
             WORK.mkdir(exist_ok=True)
-            cache.write_text(head)
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+            tmp.write_text(head)
+            tmp.replace(cache)  # atomic: a grader starting at the same moment never reads half of it
     nbgrader.api.get_alembic_version = lambda: head
     return head
 
