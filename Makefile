@@ -24,22 +24,32 @@ data data/names.txt: | $(STAMP)
 
 ## book: the full executed book in _build/html: chapters run in parallel, one per core, into
 ## Jupyter Book's cache (book/execute.py), then the build renders them (unchanged chapters are not rerun)
-book: setup
-	$(PY) book/execute.py
+## (book/execute.py runs again only when a page or the toc is newer than its last run: a stamp in the cache)
+CHAPTERS := $(wildcard book/*.md) _toc.yml _config.yml
+book: setup _build/.jupyter_cache/executed.stamp
 	$(JB) build . -W --keep-going
 
+_build/.jupyter_cache/executed.stamp: $(CHAPTERS) | setup
+	$(PY) book/execute.py
+	touch $@
+
 ## book-fast: every cell run with COURSE_FAST=1 (100x shorter training), in _build/fast/_build/html
-book-fast: setup
-	COURSE_FAST=1 $(PY) book/execute.py --path-output _build/fast
+book-fast: setup _build/fast/_build/.jupyter_cache/executed.stamp
 	COURSE_FAST=1 $(JB) build . -W --keep-going --path-output _build/fast
+
+_build/fast/_build/.jupyter_cache/executed.stamp: $(CHAPTERS) | setup
+	COURSE_FAST=1 $(PY) book/execute.py --path-output _build/fast
+	touch $@
 
 ## chapter: rebuild one page alone, e.g. `make chapter CH=book/05_hierarchical.md`
 chapter: setup
 	$(JB) build $(CH) -W
 
-## test: unit tests, the fast book, the reader test, grading of every assignment
+## test: unit tests, the fast book, the reader test, grading of every assignment; on TEST_WORKERS
+## pytest-xdist workers (default: one per core), one test file at a time each (tests/conftest.py)
+TEST_WORKERS ?= auto
 test: setup book-fast
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests
 
 ## exercises: regenerate exercises/ from solutions/ with nbgrader
 exercises: setup

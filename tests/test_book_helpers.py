@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from wavenet import results
-from wavenet.book import to_device, tree_of
+from wavenet.book import tree_of
+from wavenet.train import to_device
 from wavenet.experiment import table
 from wavenet.models import hierarchical
 

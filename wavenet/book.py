@@ -11,7 +11,7 @@ import torch
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from wavenet.results import window
-from wavenet.train import smooth, to_device  # noqa: F401  (to_device: the chapters import it from here)
+from wavenet.train import smooth
 
 
 def _step_axis(ax):
