@@ -1,23 +1,5 @@
-"""Shared fixtures: the lecture's splits and the graded class of tests/submissions, each made once per session;
-and how ``make test`` shares the files among pytest-xdist's workers."""
+"""Shared fixtures: the lecture's splits and the graded class of tests/submissions, each made once per session."""
 import pytest
-
-# `make test` runs pytest-xdist with `--dist loadgroup`: every test file is one unit of work, so its module
-# fixtures are made once, and files that share an expensive session fixture form one unit together.
-SHARED = {"test_batch": "fc_class", "test_cluster": "fc_class"}  # both read fc_graded
-# the longest units first (measured with --durations), so that the workers run out of work together
-FIRST = ("test_attacks", "fc_class", "test_grading_mutants", "test_learner_package", "test_grading_nbgrader",
-         "test_train", "test_attacks_extra", "test_batch_attacks")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
-def pytest_collection_modifyitems(config, items):
-    def group(item):
-        return SHARED.get(item.path.stem, item.path.stem)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item)))
-    rank = {name: i for i, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(group(item), len(FIRST)))  # stable: a file keeps its own order
 
 
 @pytest.fixture(scope="session")
