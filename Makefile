@@ -45,11 +45,9 @@ _build/fast/_build/.jupyter_cache/executed.stamp: $(CHAPTERS) | setup
 chapter: setup
 	$(JB) build $(CH) -W
 
-## test: unit tests, the fast book, the reader test, grading of every assignment; on TEST_WORKERS
-## pytest-xdist workers (default: one per core), one test file at a time each (tests/conftest.py)
-TEST_WORKERS ?= auto
+## test: unit tests, the fast book, the reader test, grading of every assignment
 test: setup book-fast
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests
+	$(PY) -m pytest -q tests
 
 ## exercises: regenerate exercises/ from solutions/ with nbgrader
 exercises: setup
