@@ -83,8 +83,8 @@ def loop_speeds(X, Y, dev, loops, steps, rounds=3, threads=1):
     for _ in range(rounds):
         for name in loops:
             sync(dev)
-            marks = [time.perf_counter(), time.thread_time()]
             if name == "lecture":
+                marks = [time.perf_counter(), time.thread_time()]
                 lecture_train(models[name], X, Y, max_steps=steps, log=None)
             else:
                 marks = []  # set by clocked() after the run's warm-up steps
