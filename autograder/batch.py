@@ -1,16 +1,20 @@
-"""Grade a whole class: ``python -m autograder grade-all ASSIGNMENT DIR [--scheduler ADDRESS]``.
+"""Grade a whole class: ``python -m autograder grade-all ASSIGNMENT [DIR] [--scheduler ADDRESS]``.
 
-``grade-all`` finds the students in ``DIR`` (:mod:`autograder.students`) and
-grades each on Dask (:mod:`autograder.cluster`): on the cluster whose
-scheduler is at ``--scheduler``, or on a local cluster of ``--workers``
-processes made for the batch. Each worker grades one student per thread, in a
-process of its own, sandboxed, and sends back the record and the feedback
-page. Only this process writes into ``--out`` (default ``grades/<assignment>``)::
+``grade-all`` finds the students in ``DIR`` (:mod:`autograder.students`;
+default: the course's ``submitted/``) and grades each on Dask
+(:mod:`autograder.cluster`): on the cluster whose scheduler is at
+``--scheduler``, or on a local cluster of ``--workers`` processes made for the
+batch. Each worker grades one student per thread, in a process of its own,
+sandboxed, with the course's nbgrader pipeline, and sends back the record and
+the judged notebook. Only this process writes, into the nbgrader course
+directory ``--out`` (default: the repository's; :mod:`autograder.course`)::
 
-    results/<student>.json   one record per student: what a re-run skips
-    feedback/<student>.html  the feedback page, or why there is none
-    grades.csv               one row per student, one column per test
-    course/gradebook.db      a real nbgrader gradebook (``nbgrader export`` reads it)
+    submitted/<student>/<a>/<a>.ipynb     a submission from a folder elsewhere, copied in (timestamp.txt too)
+    autograded/<student>/<a>/<a>.ipynb    the judged notebook, filed by nbgrader's own steps
+    feedback/<student>/<a>/<a>.html       nbgrader's generate_feedback, the course's page
+    gradebook.db                          nbgrader's gradebook: formgrader, export and release_feedback read it
+    grades/<a>/results/<student>.json     one record per student: what a re-run skips
+    grades/<a>/grades.csv                 one row per student, one column per graded cell, from the gradebook
 
 Records are written atomically when a student is finished, so a batch killed
 half-way and run again grades only the students without a record (or whose
@@ -23,12 +27,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from autograder import gradebook
-from autograder.assignments import GradingError, graded_cells, nbgrader_meta, read_notebook, source_path
+from autograder.assignments import ROOT, GradingError, graded_cells, nbgrader_meta, read_notebook, source_path
 from autograder.progress import Progress
 from autograder.records import Record, load, save
-from autograder.safe_io import read_regular, write_bytes
+from autograder.safe_io import read_bytes, read_regular, write_bytes
 from autograder.students import discover, printable
-from autograder.submission import MAX_BYTES, grade_submission, max_score, sha256, simple_feedback
+from autograder.submission import MAX_BYTES, grade_submission, max_score, sha256
 
 
 @contextmanager
@@ -45,9 +49,28 @@ def _cluster(scheduler, workers, out):
         raise GradingError(f"{e} (nothing was graded)") from None
 
 
-def grade_all(assignment, folder, out=None, workers=2, force=False, limits=None, students=None, unsafe=False,
+def grades_dir(out, assignment):
+    """``out/grades/<assignment>``: the records and ``grades.csv`` of one assignment."""
+    return Path(out) / "grades" / assignment
+
+
+def _file_in(out, assignment, student, path, data):
+    """Copy a submission found outside the course into ``out/submitted/<student>/<assignment>/`` (with an
+    nbgrader ``timestamp.txt`` next to it, when it had one), where nbgrader expects it."""
+    dest = Path(out) / "submitted" / student / assignment
+    if path.parent.resolve() == dest.resolve():
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    write_bytes(dest / f"{assignment}.ipynb", data)
+    stamp = path.parent / "timestamp.txt"
+    if stamp.is_file() and not stamp.is_symlink():
+        write_bytes(dest / "timestamp.txt", read_bytes(stamp)[:200])
+
+
+def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=None, students=None, unsafe=False,
               quiet=False, scheduler=None):
-    """Grade every submission in ``folder``; return the records (one per student, sorted).
+    """Grade every submission in ``folder`` (default ``out/submitted``) into the course directory ``out``
+    (default: the repository's); return the records (one per student, sorted).
 
     ``scheduler``: the address of a running Dask scheduler; ``None`` grades on a local cluster of
     ``workers`` processes.
@@ -61,14 +84,15 @@ def grade_all(assignment, folder, out=None, workers=2, force=False, limits=None,
         raise GradingError(f"no sandbox on this machine ({mode()[1]}); grading untrusted work without one lets it "
                            "read and change anything you can: pass --unsafe only for notebooks you trust")
     limits = limits or Limits()
-    out = Path(out or Path("grades") / assignment).resolve()
-    folder = Path(folder).resolve()
-    if out == folder or folder in out.parents:
+    out = Path(out or ROOT).resolve()
+    folder = Path(folder).resolve() if folder else out / "submitted"
+    if folder != out and folder != out / "submitted" and (out == folder or folder in out.parents):
         raise GradingError(f"--out {out} is inside the submissions folder {folder}: choose another folder")
     entries = discover(assignment, folder)
     if students:
         entries = [e for e in entries if e[0] in set(students)]
     full = max_score(assignment)
+    grades = grades_dir(out, assignment)
     missing, old, todo, big, notes = [], [], [], [], {}
     for student, path, note in entries:
         notes[student] = note
@@ -81,7 +105,7 @@ def grade_all(assignment, folder, out=None, workers=2, force=False, limits=None,
             missing.append(Record(student, assignment, file=str(path), max_score=full, final=False,
                                   reason=f"the grader could not read {printable(path.name)} ({e.strerror or e})"))
             continue
-        rec = load(out / "results" / f"{student}.json")
+        rec = load(grades / "results" / f"{student}.json")
         sha = sha256(data) if len(data) <= MAX_BYTES else None
         if (rec and not force and rec.final and rec.assignment == assignment
                 and rec.sha256 == sha):  # same file (a result from another machine counts too)
@@ -103,39 +127,58 @@ def grade_all(assignment, folder, out=None, workers=2, force=False, limits=None,
             progress.say(f"grading {len(todo)} of {len(entries)} students on {len(reports)} worker(s), {slots} at a "
                          f"time ({scheduler or 'a local cluster'}); a notebook whose worker dies {failures + 1} "
                          "times is given up")
-        (out / "results").mkdir(parents=True, exist_ok=True)
-        (out / "feedback").mkdir(parents=True, exist_ok=True)
-        course = gradebook.course(out, assignment)
+        (grades / "results").mkdir(parents=True, exist_ok=True)
+        root = gradebook.course(out, assignment)
         records = {}
         for rec in missing:
-            simple_feedback(out / "feedback" / f"{rec.student}.html", rec)
-            save(out / "results" / f"{rec.student}.json", rec)
+            if rec.final:
+                gradebook.file_ungraded(root, rec)
+            save(grades / "results" / f"{rec.student}.json", rec)
         for rec in missing + old:
-            gradebook.record(course, rec)
             records[rec.student] = rec
 
-        def finish(student, rec, feedback, in_flight):
+        def finish(student, path, rec, feedback, judged, in_flight):
             if notes[student]:
                 rec.notes = [notes[student]] + rec.notes
                 rec.reason = "; ".join(x for x in (notes[student], rec.reason) if x)
-            if feedback is not None:
-                write_bytes(out / "feedback" / f"{student}.html", feedback)
-            elif rec.status != "graded":  # the grading process never got to write a page
-                simple_feedback(out / "feedback" / f"{student}.html", rec)
-            gradebook.record(course, rec)
-            save(out / "results" / f"{student}.json", rec)  # last: a record means "done"
+            if rec.status == "graded" and judged:
+                _file_in(out, assignment, student, path, read_regular(path, MAX_BYTES))
+                gradebook.file_graded(root, assignment, student, judged)
+                gradebook.derive(root, rec)
+            elif rec.final:
+                gradebook.file_ungraded(root, rec)
+            save(grades / "results" / f"{student}.json", rec)  # last: a record means "done"
             records[student] = rec
             progress.update(rec, in_flight)
 
+        paths = dict(todo)
         for student, path, data in big:
-            finish(student, grade_submission(assignment, path, student=student, limits=limits, unsafe=unsafe,
-                                             data=data), None, 0)
+            finish(student, path, grade_submission(assignment, path, student=student, limits=limits, unsafe=unsafe,
+                                                   data=data), None, None, 0)
         if todo:
-            for result in cluster.grade(client, plugin, assignment, todo, limits, unsafe, key(), full):
-                finish(*result)
+            for student, rec, feedback, judged, in_flight in cluster.grade(client, plugin, assignment, todo, limits,
+                                                                           unsafe, key(), full):
+                finish(student, paths[student], rec, feedback, judged, in_flight)
 
     final = [records[s] for s in sorted(records)]
-    every = [load(p) for p in sorted((out / "results").glob("*.json"))]  # earlier runs and machines included
-    test_ids = [nbgrader_meta(c)["grade_id"] for c in graded_cells(read_notebook(source_path(assignment)))]
-    gradebook.write_csv(out / "grades.csv", [r for r in every if r], test_ids)
+    write_grades(out, assignment)
     return final
+
+
+def write_grades(out, assignment):
+    """``grades/<a>/grades.csv`` and the records' scores, from the gradebook as it is now (after formgrader's
+    manual grades too); earlier runs' and other machines' students included."""
+    grades = grades_dir(out, assignment)
+    every = []
+    for p in sorted((grades / "results").glob("*.json")):
+        rec = load(p)
+        if rec is None:
+            continue
+        before = rec.to_json()
+        gradebook.derive(out, rec)
+        if rec.to_json() != before:
+            save(p, rec)
+        every.append(rec)
+    test_ids = [nbgrader_meta(c)["grade_id"] for c in graded_cells(read_notebook(source_path(assignment)))]
+    gradebook.write_csv(grades / "grades.csv", every, test_ids)
+    return every

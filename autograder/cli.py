@@ -121,10 +121,15 @@ def cmd_grade_all(args):
         print(json.dumps([{k: getattr(r, k) for k in ("student", "status", "score", "max_score", "reason")}
                           for r in records], indent=1))
     else:
-        out = Path(args.out or Path("grades") / args.assignment)
+        from autograder.assignments import ROOT
+        from autograder.batch import grades_dir
+
+        out = Path(args.out or ROOT)
         graded = sum(r.status == "graded" for r in records)
-        print(f"{graded} graded, {len(records) - graded} not graded (see the reasons); "
-              f"{out / 'grades.csv'}, feedback in {out / 'feedback'}")
+        waiting = sum(r.needs_manual_grade for r in records)
+        print(f"{graded} graded, {len(records) - graded} not graded (see the reasons)"
+              + (f", {waiting} with answers to grade by hand (formgrader)" if waiting else "") +
+              f"; {grades_dir(out, args.assignment) / 'grades.csv'}, feedback in {out / 'feedback'}")
     return 0
 
 
@@ -144,9 +149,10 @@ def main(argv=None):
     a = sub.add_parser("grade-all", help="grade every submission in a folder on Dask (this machine or a cluster), "
                                          "sandboxed")
     a.add_argument("assignment")
-    a.add_argument("folder", help="DIR/<student>.ipynb, or nbgrader's DIR/submitted/<student>/<assignment>/")
-    a.add_argument("--out", help="where results, feedback, grades.csv and the gradebook go "
-                                 "(default grades/<assignment>)")
+    a.add_argument("folder", nargs="?", help="DIR/<student>.ipynb, or nbgrader's DIR/submitted/<student>/<assignment>/ "
+                                             "(default: the course directory's submitted/)")
+    a.add_argument("--out", help="the nbgrader course directory the grades go into: its gradebook, autograded/, "
+                                 "feedback/ and grades/<assignment>/ (default: this repository's, git-ignored)")
     a.add_argument("--scheduler", metavar="ADDRESS",
                    help="grade on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.1:8786); "
                         "default: a local cluster of --workers processes")

@@ -21,18 +21,28 @@ strangers' notebooks needs:
 What happened is written into ``resources["autograder"]["events"]`` (cell
 index -> what), in the grader's process, where the kernel cannot forge it;
 the judge and the record read it from there, never from the kernel's outputs.
+
+Each notebook's run is prepared here, so that nbgrader's own ``autograde``
+needs nothing else (:func:`prepare`): the seed (given, or derived from the
+submitted file's bytes), the course code the kernel may import, the kernel's
+input folder and its socket folder, all in one short private folder that is
+removed when the notebook is done. Its path never depends on the course
+directory's: a unix socket's path must fit in 107 bytes.
 """
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Integer, Unicode
 
 from autograder.judge import is_test
-from autograder.sandbox import SandboxKernelManager
+from autograder.sandbox import SandboxKernelManager, short_tmp
 from wavenet.checks.wire import MAX_BYTES, MIME
 
 
@@ -60,9 +70,44 @@ def events(resources):
     return resources.setdefault("autograder", {}).setdefault("events", {})
 
 
+def submitted_bytes(config, nbgrader):
+    """The bytes of the file nbgrader is grading (``submitted/<student>/<assignment>/<notebook>.ipynb``)."""
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder.safe_io import read_bytes
+
+    coursedir = CourseDirectory(config=config)
+    folder = coursedir.format_path(coursedir.submitted_directory, nbgrader["student"], nbgrader["assignment"])
+    return read_bytes(Path(folder) / f"{nbgrader['notebook']}.ipynb")
+
+
+def prepare(assignment, seed, course=None):
+    """A run's private folder (mode 0700, short path): ``course/`` (copied from ``course`` or built),
+    ``grader-input/`` (the seed and the training data), ``run/`` (the kernel's sockets)."""
+    from autograder import course_view, kernel_input
+    from autograder.grade import tests_called
+
+    root = Path(tempfile.mkdtemp(prefix="wn-", dir=short_tmp()))
+    try:
+        if course:
+            shutil.copytree(course, root / "course")
+        else:
+            course_view.build(assignment, root / "course")
+        kernel_input.write(root / "grader-input", seed, assignment, tests_called(assignment))
+        (root / "run").mkdir(mode=0o700)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return root
+
+
 class SandboxedExecute(Execute):
     """nbgrader's ``Execute`` with a notebook time budget, a CPU budget, kernel-death handling and an output cap."""
 
+    seed = Integer(None, allow_none=True, help="the probes' seed; default: derived from the submitted file's "
+                                               "bytes and the grader key").tag(config=True)
+    course_view = Unicode("", help="a course view built beforehand (copied); default: built per notebook"
+                          ).tag(config=True)
     notebook_timeout = Integer(900, help="seconds all cells together may run").tag(config=True)
     max_output_bytes = Integer(1_000_000, help="text one cell may print").tag(config=True)
     cpu_seconds = Integer(1200, help="CPU time the whole submission may use").tag(config=True)
@@ -106,8 +151,32 @@ class SandboxedExecute(Execute):
                     return
         threading.Thread(target=watch, daemon=True).start()
 
+    def create_kernel_manager(self):
+        # nbclient's, plus this run's folders (the kernel manager mounts them into the sandbox)
+        if not self.kernel_name:
+            self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name") or ""
+        folder = self._folder
+        kw = dict(config=self.config, course=str(folder / "course"), grader_input=str(folder / "grader-input"),
+                  runtime=str(folder / "run"))
+        self.km = self.kernel_manager_class(**kw, **({"kernel_name": self.kernel_name} if self.kernel_name else {}))
+        return self.km
+
     def preprocess(self, nb, resources=None, km=None):
+        from autograder import kernel_input
+
         resources = resources if resources is not None else {}
+        nbg = resources.get("nbgrader", {})
+        assignment = nbg["assignment"]
+        seed = self.seed if self.seed is not None else kernel_input.seed(assignment,
+                                                                         submitted_bytes(self.config, nbg))
+        resources.setdefault("autograder", {}).update(seed=seed, assignment=assignment)
+        self._folder = prepare(assignment, seed, self.course_view or None)
+        try:
+            return self._run(nb, resources, km)
+        finally:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _run(self, nb, resources, km):
         self._events = events(resources)
         self._seen = resources["autograder"].setdefault("records", {})  # cell index -> records it sent, kept or not
         self._deadline = time.monotonic() + self.notebook_timeout

@@ -25,6 +25,7 @@ cleared environment, and its input history is only ever what it printed.
 from pathlib import Path
 
 import bleach
+from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader import utils
@@ -86,17 +87,26 @@ class VerdictOnly(NbGraderPreprocessor):
         return nb, resources
 
 
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page with the course's cleaning: its own class, so that its settings reach only
+    ``generate_feedback`` and never formgrader, which renders notebooks with ``HTMLExporter`` and its own
+    templates."""
+
+
 def configure(c):
-    """Feedback preprocessors for a scratch course: hidden tests out, verdicts only, sanitized HTML."""
+    """Feedback preprocessors and page: hidden tests out, verdicts only, sanitized HTML."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, VerdictOnly, CSSHTMLHeaderPreprocessor]
-    c.HTMLExporter.sanitize_html = True
+    c.GenerateFeedback.exporter_class = FeedbackExporter
+    e = c.FeedbackExporter
+    e.sanitize_html = True
     # nbgrader's feedback page with its markdown cells cleaned. nbgrader's API insists on the template *name*
     # "feedback", so ours is a file of another name in a folder of that name, next to nbgrader's
-    c.HTMLExporter.extra_template_basedirs = [str(Path(utils.__file__).parent / "server_extensions" / "formgrader"
-                                                  / "templates"), str(TEMPLATES)]
-    c.HTMLExporter.template_file = "feedback_clean.html.j2"
-    c.HTMLExporter.filters = {"feedback_clean": "autograder.feedback.clean"}
+    e.extra_template_basedirs = [str(Path(utils.__file__).parent / "server_extensions" / "formgrader"
+                                     / "templates"), str(TEMPLATES)]
+    e.template_name = "feedback"
+    e.template_file = "feedback_clean.html.j2"
+    e.filters = {"feedback_clean": "autograder.feedback.clean"}
     return c

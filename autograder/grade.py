@@ -1,27 +1,20 @@
-"""Grade one notebook with the real nbgrader pipeline, in a scratch course of its own.
+"""Grade one notebook with the course's nbgrader pipeline, in a scratch course of its own.
 
 :func:`grade_notebook` is the unit of work: one notebook in, one
-:class:`autograder.records.Graded` out. Each call makes a private folder
-(mode 0700, never mounted into a kernel)::
+:class:`autograder.records.Graded` out (the judged notebook included, which
+``grade-all`` files into the class's course directory). Each call makes a
+private folder (mode 0700, never mounted into a kernel)::
 
     <tmp>/source/<a>/<a>.ipynb                 the solution (hidden tests included)
     <tmp>/submitted/learner/<a>/<a>.ipynb      the submission
     <tmp>/gradebook.db                         nbgrader's gradebook
-    <tmp>/grader-input/                        the kernel's input: seed, training data (read-only at /grader)
-    <tmp>/course/                              the course code the kernel may import (read-only at /course)
-    <tmp>/run/                                 the kernel's socket folder
 
 then runs nbgrader's ``generate_assignment`` (the gradebook learns the test
-cells) and ``autograde``, whose pipeline here is::
-
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata   (nbgrader: sanitize)
-    SandboxedExecute      run every cell in the sandboxed kernel, under the limits  (autograder.execute)
-    LimitOutput           nbgrader: cap outputs
-    Judge                 decide every test cell from its probe data, in this process  (autograder.judge)
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata   (nbgrader: the gradebook)
-
-and reads the scores from the gradebook and the messages from the autograded
-notebook. ``generate_feedback`` renders the feedback (autograder.feedback).
+cells) and ``autograde`` with the course's configuration
+(:mod:`autograder.pipeline`: the same as ``nbgrader autograde`` in the course
+directory), reads the scores from the gradebook and the messages from the
+autograded notebook. ``generate_feedback`` renders the feedback
+(:mod:`autograder.feedback`).
 """
 import shutil
 import tempfile
@@ -31,9 +24,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course_view, kernel_input
-from autograder.assignments import (WORK, GradingError, ensure_tools_on_path, graded_cells, nbgrader_config,
-                                    nbgrader_meta, read_notebook, source_path)
+from autograder import kernel_input
+from autograder.assignments import WORK, GradingError, ensure_tools_on_path, graded_cells, nbgrader_meta, \
+    read_notebook, source_path
 from autograder.limits import Limits
 from autograder.records import Graded, TestResult
 from autograder.safe_io import read_bytes, read_text
@@ -48,35 +41,16 @@ def tests_called(assignment):
     return [c[0] for c in calls if c]
 
 
-def _config(root, assignment, limits, seed, unsafe):
-    from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute, LimitOutput
+def _config(root, limits, seed, unsafe, course):
+    """The course's configuration (:mod:`autograder.pipeline`) for the scratch course at ``root``, with this
+    run's seed and, when given, a course view built beforehand."""
+    from autograder.course import config
 
-    from autograder import feedback
-    from autograder.execute import SandboxedExecute
-    from autograder.judge import Judge
-
-    c = nbgrader_config(root)
-    c.Execute.timeout = limits.cell_timeout
-    c.SandboxedExecute.notebook_timeout = limits.notebook_timeout
-    c.SandboxedExecute.max_output_bytes = limits.max_output_bytes
-    c.SandboxedExecute.cpu_seconds = limits.cpu_seconds
-    c.LimitOutput.max_lines = 1000
-    c.LimitOutput.max_traceback = 100
-    km = c.SandboxKernelManager
-    km.course = str(root / "course")
-    km.grader_input = str(root / "grader-input")
-    km.runtime = str(root / "run")
-    km.unsafe = bool(unsafe)
-    km.limit_values = {k: getattr(limits, k) for k in limits.__dataclass_fields__}
-    c.Judge.seed = seed
-    c.Judge.assignment = assignment
-    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    assert Execute in steps and LimitOutput in steps, "nbgrader's autograde pipeline changed"
-    i = steps.index(LimitOutput)
-    steps = [SandboxedExecute if s is Execute else s for s in steps[:i + 1]] + [Judge] + steps[i + 1:]
-    c.Autograde.autograde_preprocessors = steps
-    feedback.configure(c)
+    c = config(root, limits=limits, unsafe=unsafe)
+    c.CourseDirectory.source_directory = "source"
+    c.SandboxedExecute.seed = seed
+    if course is not None:
+        c.SandboxedExecute.course_view = str(course)
     return c
 
 
@@ -156,17 +130,12 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
         sub_dir = root / "submitted" / STUDENT / assignment
         sub_dir.mkdir(parents=True)
         nbformat.write(submission, str(sub_dir / f"{assignment}.ipynb"))
-        kernel_input.write(root / "grader-input", seed, assignment, tests_called(assignment))
-        if course is None:
-            course_view.build(assignment, root / "course")
-        else:
-            shutil.copytree(course, root / "course")
-        api = NbGraderAPI(config=_config(root, assignment, limits, seed, unsafe))
+        api = NbGraderAPI(config=_config(root, limits, seed, unsafe, course))
         _run(lambda: api.generate_assignment(assignment, force=True, create=True), "generate_assignment", root)
         _run(lambda: api.autograde(assignment, STUDENT, force=True, create=True), "autograde", root)
 
-        graded = nbformat.reads(read_text(root / "autograded" / STUDENT / assignment / f"{assignment}.ipynb"),
-                                as_version=4)
+        judged = read_text(root / "autograded" / STUDENT / assignment / f"{assignment}.ipynb")
+        graded = nbformat.reads(judged, as_version=4)
         verdicts = graded.metadata.get("autograder", {}).get("tests", {})
         with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
             sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
@@ -179,7 +148,7 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
             passed = bool(v["passed"]) and score >= max_score
             tests.append(TestResult(tid, score, max_score, passed, "" if passed else v["message"]))
         result = Graded(assignment, str(notebook), sum(t.points for t in tests), sum(t.max_points for t in tests),
-                        tests, notes=_notes(graded, limits), sandboxed=not unsafe)
+                        tests, notes=_notes(graded, limits), sandboxed=not unsafe, judged=judged)
         if feedback:
             _run(lambda: api.generate_feedback(assignment, STUDENT, force=True), "generate_feedback", root)
             html = read_bytes(root / "feedback" / STUDENT / assignment / f"{assignment}.html")

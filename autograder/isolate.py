@@ -97,8 +97,16 @@ def _child(assignment, name, data, student, folder, limits, unsafe, course, grad
     os.dup2(fd, 2)
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     rec = grade_submission(assignment, name, student=student, feedback=folder / "feedback.html", limits=limits,
-                           unsafe=unsafe, workdir=folder, data=data, course=course, grader_key=grader_key)
+                           unsafe=unsafe, workdir=folder, data=data, course=course, grader_key=grader_key,
+                           judged=folder / "judged.ipynb")
     save(folder / "record.json", rec)
+
+
+def _read(path, reader):
+    try:
+        return reader(path)
+    except OSError:
+        return None
 
 
 def grade_isolated(assignment, name, data, student, limits, unsafe, course, grader_key, scratch):
@@ -115,7 +123,8 @@ def grade_isolated(assignment, name, data, student, limits, unsafe, course, grad
         scratch: a private folder (0700) for the process's files; they are removed after.
 
     Returns:
-        ``(record, feedback)``: the :class:`Record` and the feedback page's bytes (``None`` if there is none).
+        ``(record, feedback, judged)``: the :class:`Record`, the feedback page's bytes and the judged notebook's
+        text (each ``None`` if there is none).
 
     Raises:
         GraderCrashed: the process died without a record.
@@ -147,12 +156,10 @@ def grade_isolated(assignment, name, data, student, limits, unsafe, course, grad
                 except (OSError, UnicodeDecodeError):
                     tail = ""
                 raise GraderCrashed(f"the grading process died (exit {proc.exitcode}) without a record: {tail}")
-        try:
-            feedback = read_bytes(folder / "feedback.html")
-        except OSError:
-            feedback = None
+        feedback, judged = (_read(folder / file, reader) for file, reader in
+                            (("feedback.html", read_bytes), ("judged.ipynb", read_text)))
         rec.seconds = round(time.time() - t0, 1)
-        return rec, feedback
+        return rec, feedback, judged
     finally:
         if proc.pid is not None:
             kill_tree(proc.pid)  # nothing of this submission outlives it

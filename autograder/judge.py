@@ -120,7 +120,7 @@ def without_record(cell, event, safe):
 class Judge(NbGraderPreprocessor):
     """Decide every test cell from its probe record (see the module docstring)."""
 
-    seed = Integer(help="the run's seed: the probes' inputs are drawn from it").tag(config=True)
+    seed = Integer(help="the run's seed, when no executor set one (the in-process runner)").tag(config=True)
     assignment = Unicode().tag(config=True)
 
     def preprocess(self, nb, resources):
@@ -128,6 +128,7 @@ class Judge(NbGraderPreprocessor):
 
         known = judges()
         state = resources.setdefault("autograder", {})
+        seed = state.get("seed", self.seed)  # the executor's: it drew the kernel's inputs from it
         events = state.get("events", {})
         sent = state.get("records", {})
         hidden_from = first_hidden(nb)
@@ -151,7 +152,7 @@ class Judge(NbGraderPreprocessor):
                 v = Verdict(False, f"the test's data was malformed ({found[0]}): the notebook's code interfered "
                                    "with the test, which gets no credit")
             else:
-                v = verdict(call[0], call[1], self.seed, found[0], known, safe=safe, where=where)
+                v = verdict(call[0], call[1], seed, found[0], known, safe=safe, where=where)
             if not v.passed and v.cause is not None and v.cause[0] != "event":
                 if v.cause in causes:
                     v.message += f" (the same error as in {causes[v.cause]}: fix that first)"
@@ -163,7 +164,8 @@ class Judge(NbGraderPreprocessor):
         # what the grader decided, kept with the autograded notebook (written by the grader, out of the
         # kernel's reach): the record and the feedback read it from here
         nb.metadata["autograder"] = {
-            "tests": results, "seed": self.seed, "first_hidden": hidden_from,
+            "tests": results, "seed": seed, "first_hidden": hidden_from,
+            "repairs": list(nb.metadata.get("autograder", {}).get("repairs", [])),
             "events": [[i, kind, text] for i, (kind, text) in sorted(events.items())],
             "oom": bool(state.get("oom")), "cpu_spent": bool(state.get("cpu_spent")),
             "limits_note": str(state.get("limits_note") or "")}

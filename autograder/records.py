@@ -34,6 +34,7 @@ class Graded:
     seconds: float = 0.0
     feedback: Optional[str] = None
     sandboxed: bool = True
+    judged: Optional[str] = field(default=None, repr=False)  # the autograded notebook (JSON text)
 
     def to_json(self):
         """The ``grade --json`` object: assignment, notebook, score, max_score, tests, seconds (+ feedback)."""
@@ -61,6 +62,8 @@ class Record:
     seconds: float = 0.0
     final: bool = True          # False: the grader failed, not the student: a re-run grades them again
     sandboxed: bool = True
+    late_penalty: float = 0.0   # what the course's late policy took off (nbgrader's gradebook)
+    needs_manual_grade: bool = False  # a written answer (or an override) waits for a person in formgrader
 
     def to_json(self):
         return asdict(self)

@@ -70,6 +70,16 @@ def mode():
     return kind, ""
 
 
+def short_tmp():
+    """A folder for the grader's private run folders whose path is short: a kernel's unix sockets live there,
+    and a socket's path must fit in 107 bytes (``$XDG_RUNTIME_DIR`` or ``/tmp`` when short, else the system's
+    temporary folder)."""
+    for base in (os.environ.get("XDG_RUNTIME_DIR"), "/tmp", tempfile.gettempdir()):
+        if base and len(base) <= 40 and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            return base
+    raise RuntimeError("no short writable temporary folder for the kernel's sockets (set XDG_RUNTIME_DIR to one)")
+
+
 def _namespaces(kind):
     # no --new-session: the grader interrupts a cell with SIGINT to the kernel's process group (and the
     # kernel has no terminal to push keystrokes into)
@@ -187,7 +197,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.limits = Limits(**self.limit_values)
-        base = Path(self.runtime or tempfile.gettempdir())
+        base = Path(self.runtime or short_tmp())
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._rundir = Path(tempfile.mkdtemp(prefix="k-", dir=base))
         self.transport = "ipc"  # unix sockets: they cross the kernel's network namespace

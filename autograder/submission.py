@@ -52,10 +52,11 @@ def summary(notes, tests):
 
 
 def grade_submission(assignment, path, student=None, feedback=None, limits=None, unsafe=False, workdir=None,
-                     data=None, course=None, grader_key=None):
+                     data=None, course=None, grader_key=None, judged=None):
     """Grade one submitted file; always return a :class:`Record`, never raise.
 
     ``data``: the file's bytes (when they came over the network, not from ``path``).
+    ``judged``: where to write the judged notebook (what ``grade-all`` files into the course directory).
     """
     import nbformat
 
@@ -111,6 +112,8 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
                                 unsafe=unsafe, course=course, data=nbformat.writes(nb).encode())
         rec.notes += result.notes
         rec.tests = [t.__dict__ for t in result.tests]
+        if judged:
+            write_text(judged, result.judged)
         return done(status="graded", score=result.score, max_score=result.max_score,
                     reason=summary(rec.notes, result.tests))
     except Exception as e:  # the grader itself failed: not the student's fault, try again later

@@ -91,7 +91,7 @@ def grade_task(plugin_name, assignment, student, name, data, limits, unsafe, gra
     """The Dask task: grade one student's notebook (``data``, handed in as ``name``) on this worker.
 
     ``plugin_name``: the batch's :class:`GraderPlugin`. Returns ``(record as JSON,
-    feedback page bytes or None)``. Raises :class:`autograder.isolate.GraderCrashed`
+    feedback page bytes or None, judged notebook text or None)``. Raises :class:`autograder.isolate.GraderCrashed`
     when the grading process died without a record (Dask retries it),
     :class:`WorkerRefused` on a worker that cannot grade for this batch.
     """
@@ -99,6 +99,6 @@ def grade_task(plugin_name, assignment, student, name, data, limits, unsafe, gra
     plugin = worker.plugins.get(plugin_name)
     if plugin is None or plugin.scratch is None:
         raise WorkerRefused(worker.address, getattr(plugin, "refused", "") or "the batch's plugin is not set up here")
-    rec, feedback = grade_isolated(assignment, name, data, student, limits, unsafe, plugin.course(assignment),
-                                   grader_key, plugin.scratch)
-    return rec.to_json(), feedback
+    rec, feedback, judged = grade_isolated(assignment, name, data, student, limits, unsafe,
+                                           plugin.course(assignment), grader_key, plugin.scratch)
+    return rec.to_json(), feedback, judged

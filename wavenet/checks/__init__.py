@@ -12,6 +12,8 @@ learner's objects on inputs drawn from a seed and returns plain data. Its
   leaves the kernel as plain data and the grader judges it in its own process
   with its own copy of the judges (``autograder/judges`` for the hidden ones).
   Whatever the notebook does to this module changes nothing there.
+- A hidden test run anywhere else (a learner's kernel, plain nbgrader without
+  the course's configuration) raises :class:`HiddenTest`: it scores nothing.
 
 Topics: :mod:`~wavenet.checks.layers` (exercises 1 and 4),
 :mod:`~wavenet.checks.modules` (2), :mod:`~wavenet.checks.flatten` (3),
@@ -40,13 +42,13 @@ class CheckFailed(AssertionError):
         return [f"{type(self).__name__}: {self}"]
 
 
-def _judges():
-    """The visible tests' judges, and the hidden ones too where the grader's code is at hand (a course clone)."""
-    try:
-        from autograder.judges import judges
-        return judges()
-    except ImportError:
-        return verdict.JUDGES
+class HiddenTest(CheckFailed):
+    """A hidden test run outside a judged grading run: it scores nothing here."""
+
+
+HIDDEN = ("{test} is a hidden test: only the course's grader decides it, from a sandboxed run of the whole "
+          "notebook (`nbgrader autograde` in the course directory, or `python -m autograder grade`). Run "
+          "anywhere else, it fails on purpose, so that no setup can give its points away.")
 
 
 def check(test, *objects, **options):
@@ -66,12 +68,10 @@ def check(test, *objects, **options):
     if run is not None:  # graded: hand the data over, decide nothing here
         context.emit(probe.run(test, objects, options, seed=run.seed))
         return
-    judges = _judges()
-    if test not in judges:
-        print(f"{test}: a hidden test, judged when the notebook is graded")
-        return
+    if test not in verdict.JUDGES:  # hidden: its judge is the grader's alone (fail closed, whatever the setup)
+        raise HiddenTest(HIDDEN.format(test=test))
     record = wire.loads(wire.dumps(probe.run(test, objects, options, seed=context.LEARNER_SEED)))
-    v = verdict.verdict(test, options, context.LEARNER_SEED, record, judges)
+    v = verdict.verdict(test, options, context.LEARNER_SEED, record, verdict.JUDGES)
     if not v.passed:
         raise CheckFailed(v.message) from None
     print(f"passed: {test}")

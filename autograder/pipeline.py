@@ -1,0 +1,94 @@
+"""The course's nbgrader pipeline: one configuration for every way a grade is made.
+
+nbgrader's own commands read it from the course's ``nbgrader_config.py``
+(``nbgrader autograde``, formgrader's Autograde button, ``generate_feedback``);
+the grader's scratch courses (``grade``, each student of ``grade-all`` on a
+Dask worker) apply the same function. So whichever command grades a notebook,
+its test cells are decided by :class:`autograder.judge.Judge` in the grader's
+process, from what the sandboxed kernel sent::
+
+    sanitize   Repair, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata
+    autograde  SandboxedExecute   the kernel in bubblewrap, under the limits (refuses without a sandbox)
+               IgnorePattern, ClearMetadataPreprocessor, LimitOutput                       (nbgrader's)
+               Judge              each test cell's verdict from its probe record
+               SaveAutoGrades, AssignLatePenalties, CheckCellMetadata                      (nbgrader's)
+    feedback   GetGrades, ClearHiddenTests, VerdictOnly, CSSHTMLHeaderPreprocessor (autograder.feedback)
+    generate   FillPackageLocation, then nbgrader's own steps
+
+Everything a run needs besides the notebook (its seed, the course code the
+kernel may import, the kernel's input folder, a short private folder for its
+sockets) is made by :class:`autograder.execute.SandboxedExecute` when the
+notebook starts and removed when it ends.
+"""
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+
+class Repair(NbGraderPreprocessor):
+    """Match a submission's cells with the exercise before nbgrader relies on their metadata
+    (:func:`autograder.repair.repair`); what was repaired is kept for the record."""
+
+    def preprocess(self, nb, resources):
+        from autograder.repair import repair
+
+        nb, notes = repair(nb, resources["nbgrader"]["assignment"])
+        for note in notes:
+            self.log.warning("%s/%s: %s", resources["nbgrader"]["student"], resources["nbgrader"]["assignment"], note)
+        nb.metadata.setdefault("autograder", {})["repairs"] = notes
+        return nb, resources
+
+
+class FillPackageLocation(NbGraderPreprocessor):
+    """``generate_assignment``: the setup cell names where the course package installs from
+    (``pyproject.toml``), so no released, autograded or feedback notebook shows the placeholder."""
+
+    location = Unicode("", help="default: package-location of pyproject.toml").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from autograder.release import PACKAGE_TOKEN, package_location, with_package_location
+
+        if any(PACKAGE_TOKEN in c.source for c in nb.cells):
+            nb = with_package_location(nb, self.location or package_location())
+        return nb, resources
+
+
+def configure(c, limits=None, unsafe=False):
+    """Put the course's pipeline into the traitlets config ``c`` (see the module docstring); return ``c``.
+
+    Args:
+        limits: a :class:`autograder.limits.Limits` (default: its defaults, one home for them).
+        unsafe: run kernels without the sandbox (trusted notebooks on a machine without bubblewrap).
+    """
+    from nbgrader.converters import Autograde, GenerateAssignment
+    from nbgrader.preprocessors import Execute, LimitOutput
+
+    from autograder import feedback
+    from autograder.assignments import KERNEL_ARGS
+    from autograder.execute import SandboxedExecute
+    from autograder.judge import Judge
+    from autograder.limits import Limits
+
+    limits = limits or Limits()
+    sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    assert Execute in steps and LimitOutput in steps, "nbgrader's autograde pipeline changed"
+    i = steps.index(LimitOutput)
+    c.Autograde.sanitize_preprocessors = [Repair] + sanitize
+    c.Autograde.autograde_preprocessors = ([SandboxedExecute if s is Execute else s for s in steps[:i + 1]]
+                                           + [Judge] + steps[i + 1:])
+    generate = list(GenerateAssignment.class_traits()["preprocessors"].default())
+    c.GenerateAssignment.preprocessors = [FillPackageLocation] + [p for p in generate if p is not FillPackageLocation]
+
+    c.Execute.timeout = limits.cell_timeout
+    c.Execute.extra_arguments = KERNEL_ARGS
+    c.SandboxedExecute.notebook_timeout = limits.notebook_timeout
+    c.SandboxedExecute.max_output_bytes = limits.max_output_bytes
+    c.SandboxedExecute.cpu_seconds = limits.cpu_seconds
+    c.LimitOutput.max_lines = 1000
+    c.LimitOutput.max_traceback = 100
+    km = c.SandboxKernelManager
+    km.unsafe = bool(unsafe)
+    km.limit_values = {k: getattr(limits, k) for k in limits.__dataclass_fields__}
+    feedback.configure(c)
+    return c
+
