@@ -134,17 +134,24 @@ def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=
             if rec.final:
                 gradebook.file_ungraded(root, rec)
             save(grades / "results" / f"{rec.student}.json", rec)
+        for rec in old:  # a record from another machine (grade-submission) joins the gradebook too
+            gradebook.file_record(root, rec)
         for rec in missing + old:
             records[rec.student] = rec
 
-        def finish(student, path, rec, feedback, judged, in_flight):
+        def finish(student, path, rec, judged, in_flight):
             if notes[student]:
                 rec.notes = [notes[student]] + rec.notes
                 rec.reason = "; ".join(x for x in (notes[student], rec.reason) if x)
             if rec.status == "graded" and judged:
-                _file_in(out, assignment, student, path, read_regular(path, MAX_BYTES))
-                gradebook.file_graded(root, assignment, student, judged)
-                gradebook.derive(root, rec)
+                try:
+                    _file_in(out, assignment, student, path, read_regular(path, MAX_BYTES))
+                    gradebook.file_graded(root, assignment, student, judged)
+                    gradebook.derive(root, rec)
+                except (OSError, RuntimeError) as e:  # the next run files it again
+                    rec.status, rec.final, rec.score = "error", False, None
+                    rec.reason = (f"graded, but the grade could not be filed in the course's gradebook "
+                                  f"({type(e).__name__}: {printable(str(e))[-300:]}): run grade-all again")
             elif rec.final:
                 gradebook.file_ungraded(root, rec)
             save(grades / "results" / f"{student}.json", rec)  # last: a record means "done"
@@ -154,11 +161,11 @@ def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=
         paths = dict(todo)
         for student, path, data in big:
             finish(student, path, grade_submission(assignment, path, student=student, limits=limits, unsafe=unsafe,
-                                                   data=data), None, None, 0)
+                                                   data=data), None, 0)
         if todo:
-            for student, rec, feedback, judged, in_flight in cluster.grade(client, plugin, assignment, todo, limits,
-                                                                           unsafe, key(), full):
-                finish(student, paths[student], rec, feedback, judged, in_flight)
+            for student, rec, judged, in_flight in cluster.grade(client, plugin, assignment, todo, limits, unsafe,
+                                                                 key(), full):
+                finish(student, paths[student], rec, judged, in_flight)
 
     final = [records[s] for s in sorted(records)]
     write_grades(out, assignment)

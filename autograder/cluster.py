@@ -109,8 +109,7 @@ def _failed(exc, assignment, student, path, full):
 
 def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
     """Grade ``todo`` (``[(student, path)]``) with the plugin ``name`` (:func:`check_workers`); yield
-    ``(student, record, feedback or None, judged notebook or None, in flight)``, every student exactly once, as
-    they finish.
+    ``(student, record, judged notebook or None, in flight)``, every student exactly once, as they finish.
     """
     from distributed import as_completed
 
@@ -140,16 +139,16 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
             except OSError as e:  # gone or unreadable since it was found: the next run tries again
                 why = f"the grader could not read {printable(nxt[1].name)} ({e.strerror or e})"
                 yield nxt[0], Record(nxt[0], assignment, file=str(nxt[1]), max_score=full, final=False,
-                                     reason=why), None, None, 0
+                                     reason=why), None, 0
 
     try:
         yield from fill()
         for fut in done:
             student, path = futures.pop(fut)
             keys.discard(fut.key)
-            feedback = judged = None
+            judged = None
             try:
-                rec_json, feedback, judged = fut.result()
+                rec_json, judged = fut.result()
                 rec = Record.from_json(rec_json)
             except WorkerRefused as e:
                 if tries[student] < RESUBMITS:  # a late worker that cannot grade: out with it, and again
@@ -161,7 +160,7 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
                 rec = _failed(e, assignment, student, path, full)
             fut.release()
             yield from fill()
-            yield student, rec, feedback, judged, in_flight(client, keys)
+            yield student, rec, judged, in_flight(client, keys)
     finally:
         for fut in list(futures):
             fut.cancel()

@@ -49,6 +49,20 @@ def config(root=None, limits=None, unsafe=False, exchange=None):
     return c
 
 
+def load(root):
+    """The configuration nbgrader's own commands use in the course at ``root``: its ``nbgrader_config.py``
+    (which applies :func:`configure` and the instructor's settings: late policy, course id, exchange), or
+    :func:`config` where it has none."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = Path(root) / CONFIG_FILE
+    if not path.is_file():
+        return config(root)
+    c = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    c.NbGraderAPI.log_level = "WARN"
+    return c
+
+
 def write_config(root):
     """``root/nbgrader_config.py`` for a course folder outside the repository, so that nbgrader's commands
     (``export``, ``formgrader``, ``release_feedback``) run there with the course's pipeline too."""

@@ -55,7 +55,7 @@ def course(root, assignment):
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps import NbGraderAPI
 
-    from autograder.course import config, write_config
+    from autograder.course import load, write_config
 
     fast_gradebooks()
     ensure_tools_on_path()
@@ -69,7 +69,7 @@ def course(root, assignment):
                 return root
     except MissingEntry:
         pass
-    result = NbGraderAPI(config=config(root)).generate_assignment(assignment, force=True, create=True)
+    result = NbGraderAPI(config=load(root)).generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):
         raise RuntimeError(f"nbgrader generate_assignment failed in {root}: {result.get('error')}")
     return root
@@ -99,13 +99,13 @@ def file_graded(root, assignment, student, judged):
     from nbgrader.apps import NbGraderAPI
     from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, SaveAutoGrades
 
-    from autograder.course import config
+    from autograder.course import load
 
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy chatter from nbgrader's gradebook
     with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
         f.write(judged)
     try:
-        c = config(root)
+        c = load(root)  # the course's own settings (late policy) apply
         c.Autograde.sanitize_preprocessors = [UseJudged]
         c.Autograde.autograde_preprocessors = [SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
         c.UseJudged.path = f.name
@@ -135,6 +135,37 @@ def file_ungraded(root, rec):
                 g.needs_manual_grade = False
         gb.db.commit()
     simple_feedback(feedback_path(root, rec.student, rec.assignment), rec)
+
+
+def has_submission(root, rec):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with _quiet(), Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+            gb.find_submission(rec.assignment, rec.student)
+            return True
+    except MissingEntry:
+        return False
+
+
+def file_record(root, rec):
+    """A final record made elsewhere (``grade-submission`` on another machine) that this course's gradebook
+    lacks: its points as autograded scores (no judged notebook came with it), or zeros if it was not graded."""
+    from nbgrader.api import Gradebook
+
+    if not rec.final or has_submission(root, rec):
+        return
+    if rec.status != "graded":
+        return file_ungraded(root, rec)
+    points = {t["id"]: t["points"] for t in rec.tests}
+    with _quiet(), Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        gb.update_or_create_student(rec.student)
+        gb.update_or_create_submission(rec.assignment, rec.student)
+        for nb in gb.find_submission(rec.assignment, rec.student).notebooks:
+            for g in nb.grades:
+                g.auto_score = float(points.get(g.name, 0.0))
+                g.needs_manual_grade = g.name not in points
+        gb.db.commit()
 
 
 def feedback_path(root, student, assignment):

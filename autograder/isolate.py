@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from autograder.records import Record, load, save
-from autograder.safe_io import read_bytes, read_text
+from autograder.safe_io import read_text
 
 SLACK = 240  # seconds a grading process may take beyond its notebook budget (kernel start, nbgrader, feedback)
 
@@ -96,17 +96,9 @@ def _child(assignment, name, data, student, folder, limits, unsafe, course, grad
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    rec = grade_submission(assignment, name, student=student, feedback=folder / "feedback.html", limits=limits,
-                           unsafe=unsafe, workdir=folder, data=data, course=course, grader_key=grader_key,
-                           judged=folder / "judged.ipynb")
+    rec = grade_submission(assignment, name, student=student, limits=limits, unsafe=unsafe, workdir=folder,
+                           data=data, course=course, grader_key=grader_key, judged=folder / "judged.ipynb")
     save(folder / "record.json", rec)
-
-
-def _read(path, reader):
-    try:
-        return reader(path)
-    except OSError:
-        return None
 
 
 def grade_isolated(assignment, name, data, student, limits, unsafe, course, grader_key, scratch):
@@ -123,8 +115,8 @@ def grade_isolated(assignment, name, data, student, limits, unsafe, course, grad
         scratch: a private folder (0700) for the process's files; they are removed after.
 
     Returns:
-        ``(record, feedback, judged)``: the :class:`Record`, the feedback page's bytes and the judged notebook's
-        text (each ``None`` if there is none).
+        ``(record, judged)``: the :class:`Record` and the judged notebook's text (``None`` if there is none),
+        which the client files into the course directory (its feedback page is made there).
 
     Raises:
         GraderCrashed: the process died without a record.
@@ -156,10 +148,12 @@ def grade_isolated(assignment, name, data, student, limits, unsafe, course, grad
                 except (OSError, UnicodeDecodeError):
                     tail = ""
                 raise GraderCrashed(f"the grading process died (exit {proc.exitcode}) without a record: {tail}")
-        feedback, judged = (_read(folder / file, reader) for file, reader in
-                            (("feedback.html", read_bytes), ("judged.ipynb", read_text)))
+        try:
+            judged = read_text(folder / "judged.ipynb")
+        except OSError:
+            judged = None
         rec.seconds = round(time.time() - t0, 1)
-        return rec, feedback, judged
+        return rec, judged
     finally:
         if proc.pid is not None:
             kill_tree(proc.pid)  # nothing of this submission outlives it

@@ -25,10 +25,14 @@ def printable(text):
     return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in text)
 
 
+GLOB = str.maketrans({c: "_" for c in "*?[]\\"})  # nbgrader finds a student's folder by a glob of its name
+
+
 def student_name(raw):
     """``(name, note)``: ``raw`` itself when it is a safe name; else a printable, short one with a digest of the
-    original (two odd names stay two students), and a note saying so."""
-    name = printable(raw)
+    original (two odd names stay two students), and a note saying so. A safe name is printable, has no glob
+    character (nbgrader globs ``submitted/<student>/``) and no space at either end."""
+    name = printable(raw).translate(GLOB)
     if name == raw and len(raw) <= MAX_NAME and raw.strip() == raw and raw:
         return raw, ""
     digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:8]

@@ -9,7 +9,7 @@ gets a private scratch folder, a course view per assignment and a fork server
 with nbgrader imported; :func:`grade_task` then grades one student in a
 process of its own (:func:`autograder.isolate.grade_isolated`), so that a
 grading that hangs is killed without killing the worker, and returns the
-record and the feedback page. Nothing is read from or written to a shared
+record and the judged notebook. Nothing is read from or written to a shared
 file system: the notebook's bytes come with the task.
 """
 import asyncio
@@ -91,7 +91,7 @@ def grade_task(plugin_name, assignment, student, name, data, limits, unsafe, gra
     """The Dask task: grade one student's notebook (``data``, handed in as ``name``) on this worker.
 
     ``plugin_name``: the batch's :class:`GraderPlugin`. Returns ``(record as JSON,
-    feedback page bytes or None, judged notebook text or None)``. Raises :class:`autograder.isolate.GraderCrashed`
+    judged notebook text or None)``. Raises :class:`autograder.isolate.GraderCrashed`
     when the grading process died without a record (Dask retries it),
     :class:`WorkerRefused` on a worker that cannot grade for this batch.
     """
@@ -99,6 +99,6 @@ def grade_task(plugin_name, assignment, student, name, data, limits, unsafe, gra
     plugin = worker.plugins.get(plugin_name)
     if plugin is None or plugin.scratch is None:
         raise WorkerRefused(worker.address, getattr(plugin, "refused", "") or "the batch's plugin is not set up here")
-    rec, feedback, judged = grade_isolated(assignment, name, data, student, limits, unsafe,
-                                           plugin.course(assignment), grader_key, plugin.scratch)
-    return rec.to_json(), feedback, judged
+    rec, judged = grade_isolated(assignment, name, data, student, limits, unsafe, plugin.course(assignment),
+                                 grader_key, plugin.scratch)
+    return rec.to_json(), judged

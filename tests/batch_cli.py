@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from autograder.assignments import ROOT
 
@@ -22,3 +23,20 @@ def grade_all_cli(folder, out, *extra, timeout=900, env=None):
     listed = [r["student"] for r in json.loads(proc.stdout)]
     assert len(listed) == len(set(listed)), f"a student listed twice: {listed}"
     return {r["student"]: r for r in json.loads(proc.stdout)}
+
+
+# where grade-all puts things in the course directory --out (autograder/batch.py)
+def results_dir(out, assignment="03_flatten_consecutive"):
+    return Path(out) / "grades" / assignment / "results"
+
+
+def grades_csv(out, assignment="03_flatten_consecutive"):
+    return Path(out) / "grades" / assignment / "grades.csv"
+
+
+def feedback_page(out, student, assignment="03_flatten_consecutive"):
+    return Path(out) / "feedback" / student / assignment / f"{assignment}.html"
+
+
+def gradebook_url(out):
+    return f"sqlite:///{Path(out) / 'gradebook.db'}"

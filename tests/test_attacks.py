@@ -31,6 +31,7 @@ import attacks as A
 from autograder.assignments import ROOT
 from autograder.limits import version
 from autograder.sandbox import mode
+from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
 
 KIND, WHY = mode()
 pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {WHY}")
@@ -75,7 +76,7 @@ def grade_all(assignment, folder, out):
                            "--workers", "2", "--json", *LIMITS, *CPU[assignment]], cwd=ROOT, env=ENV, capture_output=True, text=True,
                           timeout=1500)
     assert proc.returncode == 0, f"grade-all failed:\n{proc.stderr[-3000:]}"
-    return {r["student"]: json.loads((out / "results" / f"{r['student']}.json").read_text())
+    return {r["student"]: json.loads((results_dir(out, assignment) / f"{r['student']}.json").read_text())
             for r in json.loads(proc.stdout)}
 
 
@@ -93,7 +94,7 @@ def attacked(tmp_path_factory):
     for f in folders.values():
         f.mkdir(parents=True)
     paths = {"targets": [str(canary), str(home_canary), str(grader_file), str(folders[A.LAYERS] / "m_honest.ipynb"),
-                         str(tmp / "out" / A.LAYERS / "course" / "gradebook.db")],
+                         str(tmp / "out" / A.LAYERS / "gradebook.db")],
              "snoop": [str(ROOT / "solutions"), str(ROOT / ".nbgrader_work"), str(tmp / "out"), str(home_canary),
                        str(ROOT / "data" / "names.txt"), "../../../source", str(canary)],
              "port": listener.port, "memory_blocks": 8}  # 2 x 8 x 64 MB: 1 GB in two children besides the kernel, 1 GB allowed
@@ -125,7 +126,7 @@ def _attackers(attacked):
 
 def feedback(attacked, student):
     assignment = A.SCALED if student in ("a_label_lookup", "z_honest_scaled") else A.LAYERS
-    return html.unescape((attacked["out"] / assignment / "feedback" / f"{student}.html").read_text())
+    return html.unescape(feedback_page(attacked["out"] / assignment, student, assignment).read_text())
 
 
 def seen(attacked, student):
@@ -149,7 +150,7 @@ def test_honest_students_after_the_attacks_keep_full_marks(attacked):
     for student in ("m_honest", "z_honest", "z_honest_scaled"):
         assert recs[student]["status"] == "graded" and recs[student]["score"] == recs[student]["max_score"], recs[student]
     from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{attacked['out'] / A.LAYERS / 'course' / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(attacked['out'] / A.LAYERS)) as gb:
         assert gb.find_submission(A.LAYERS, "z_honest").score == recs["z_honest"]["max_score"]
         assert gb.find_submission(A.LAYERS, "a_replay").score == 0
 
@@ -163,7 +164,8 @@ def test_canaries_outside_the_kernel_are_unchanged(attacked):
 
 def _texts(attacked):
     out = attacked["out"]
-    files = [*out.rglob("feedback/*.html"), *out.rglob("results/*.json"), *out.rglob("grades.csv")]
+    files = [*(p for p in out.rglob("*.html") if "feedback" in p.parts), *out.rglob("results/*.json"),
+             *out.rglob("grades.csv")]
     files += [fb for _, fb in attacked["single"].values()]
     texts = {str(f): html.unescape(f.read_text(errors="replace")) for f in files}
     texts.update({f"grade {k}": json.dumps(r) for k, (r, _) in attacked["single"].items()})

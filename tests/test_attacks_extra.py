@@ -32,6 +32,7 @@ import attacks as A
 from attacks import extra as X
 from autograder.assignments import ROOT
 from autograder.sandbox import mode
+from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
 
 KIND, WHY = mode()
 pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {WHY}")
@@ -59,12 +60,12 @@ def batch(tmp_path_factory):
     X.write(tmp / "in", {"honest": f"{HONEST}.ipynb"})
     proc = grade_all(tmp / "in", tmp / "out")
     assert proc.returncode == 0, f"grade-all failed:\n{proc.stderr[-3000:]}"
-    records = {p.stem: json.loads(p.read_text()) for p in (tmp / "out" / "results").glob("*.json")}
+    records = {p.stem: json.loads(p.read_text()) for p in results_dir(tmp / "out", A.LAYERS).glob("*.json")}
     return {"records": records, "out": tmp / "out", "tmp": tmp}
 
 
 def _feedback(batch, student):
-    return (batch["out"] / "feedback" / f"{student}.html").read_text()
+    return feedback_page(batch["out"], student, A.LAYERS).read_text()
 
 
 def _strings(obj):
@@ -84,9 +85,9 @@ def _texts(batch):
     """``{where: text}`` with records and CSV decoded (their quoting hides quoted hidden lines)."""
     out = batch["out"]
     texts = {str(f): html.unescape(f.read_text(errors="replace")) for f in out.glob("feedback/*.html")}
-    for f in out.glob("results/*.json"):
+    for f in results_dir(out, A.LAYERS).glob("*.json"):
         texts[str(f)] = "\n".join(_strings(json.loads(f.read_text())))
-    with open(out / "grades.csv", newline="") as f:
+    with open(grades_csv(out, A.LAYERS), newline="") as f:
         texts["grades.csv"] = "\n".join(cell for row in csv.reader(f) for cell in row)
     return texts
 
@@ -199,7 +200,7 @@ def test_the_feedback_page_carries_no_active_content(batch):
     """Was HOLE 4: nbgrader's feedback template renders markdown cells without nbconvert's clean_html, so
     HTMLExporter.sanitize_html did not reach them: a learner's markdown put <script>, onerror=, iframes,
     forms and full-page overlays into the page a teacher opens. Now they are cleaned (autograder/feedback.py)."""
-    assert (batch["out"] / "feedback" / "a_feedback_xss.html").exists()
+    assert feedback_page(batch["out"], "a_feedback_xss", A.LAYERS).exists()
     bad = {}
     for page in batch["out"].glob("feedback/*.html"):
         p = _Active()

@@ -36,6 +36,7 @@ import batch_cli
 from batch_cli import CLASS_LIMITS as LIMITS
 import submissions as S
 from processes import kernel_pids, marked
+from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
 
 FC = S.FC
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -89,7 +90,7 @@ def test_json_has_the_documented_keys(graded):
 def test_csv_row_per_student(graded):
     """grades.csv has one row per student with the same status and score as the JSON, and a column per test."""
     records, out, _ = graded
-    with open(out / "grades.csv") as f:
+    with open(grades_csv(out)) as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert set(rows) == set(records)
     for s, r in rows.items():
@@ -103,7 +104,7 @@ def test_feedback_for_everyone_without_hidden_tests(graded):
     hidden = hidden_lines(FC)
     assert hidden, "the assignment should have hidden tests for this test to mean anything"
     for s in records:
-        page = (out / "feedback" / f"{s}.html").read_text()
+        page = feedback_page(out, s).read_text()
         for line in hidden:
             assert line not in page, f"{s}'s feedback shows hidden test code: {line}"
 
@@ -113,7 +114,7 @@ def test_gradebook_holds_the_grades(graded):
     from nbgrader.api import Gradebook
 
     records, out, _ = graded
-    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(out)) as gb:
         scores = {s.id: gb.find_submission(FC, s.id).score for s in gb.students}
     assert scores == {s: r["score"] for s, r in records.items()}
 
@@ -121,10 +122,10 @@ def test_gradebook_holds_the_grades(graded):
 def test_rerun_skips_students_already_graded(graded):
     """A second run grades nobody again: the results on disk are kept as they are."""
     records, out, folder = graded
-    before = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    before = {p.name: p.stat().st_mtime_ns for p in results_dir(out).glob("*.json")}
     again = grade_all_cli(folder, out)
     assert again == records
-    after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    after = {p.name: p.stat().st_mtime_ns for p in results_dir(out).glob("*.json")}
     assert after == before, "a re-run rewrote results it should have skipped"
 
 
@@ -133,7 +134,7 @@ def test_force_regrades(graded, tmp_path):
     notebook needs no kernel: the run costs only the local cluster."""
     records, out, folder = graded
     shutil.copytree(out, tmp_path / "grades")  # the class's own results stay as they are for the other tests
-    result = tmp_path / "grades" / "results" / "erin.json"
+    result = results_dir(tmp_path / "grades") / "erin.json"
     before = result.stat().st_mtime_ns
     again = grade_all_cli(folder, tmp_path / "grades", "--force", "--student", "erin")
     assert result.stat().st_mtime_ns != before, "--force did not regrade"
@@ -148,7 +149,7 @@ def test_changed_file_is_regraded(graded, tmp_path):
     (tmp_path / "subs").mkdir()
     (tmp_path / "subs" / "erin.ipynb").write_bytes(b'{"cells": [')
     shutil.copy(folder / "bob.ipynb", tmp_path / "subs" / "bob.ipynb")
-    bob = tmp_path / "grades" / "results" / "bob.json"
+    bob = results_dir(tmp_path / "grades") / "bob.json"
     before = bob.stat().st_mtime_ns
     again = grade_all_cli(tmp_path / "subs", tmp_path / "grades")
     assert "empty" in records["erin"]["reason"] and "not a valid Jupyter notebook" in again["erin"]["reason"]
@@ -181,9 +182,9 @@ def test_killed_batch_resumes_to_the_same_grades(graded, tmp_path):
     before = kernel_pids()
     batch = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while time.time() < deadline and not list((out / "results").glob("*.json")) and batch.poll() is None:
+    while time.time() < deadline and not list(results_dir(out).glob("*.json")) and batch.poll() is None:
         time.sleep(0.2)
-    done_before = {p.stem for p in (out / "results").glob("*.json")}
+    done_before = {p.stem for p in results_dir(out).glob("*.json")}
     batch.send_signal(signal.SIGKILL)
     batch.wait()
     # SIGKILL travels down: batch -> workers -> fork servers -> graders -> kernels; a fork server, torch and
@@ -286,20 +287,20 @@ def test_results_from_another_machine_are_merged(graded, tmp_path):
 
     records, _, folder = graded
     out = tmp_path / "grades"
-    (out / "results").mkdir(parents=True)
+    results_dir(out).mkdir(parents=True)
     elsewhere = tmp_path / "elsewhere"  # another machine's copy of the file
     elsewhere.mkdir()
     (elsewhere / "dave.ipynb").write_bytes((folder / "dave.ipynb").read_bytes())
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-submission", FC, str(elsewhere / "dave.ipynb"),
-                           "--out", str(out / "results" / "dave.json"), *LIMITS],
+                           "--out", str(results_dir(out) / "dave.json"), *LIMITS],
                           cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    record = out / "results" / "dave.json"
+    record = results_dir(out) / "dave.json"
     assert json.loads(record.read_text())["reason"] == records["dave"]["reason"]
     before = record.stat().st_mtime_ns
     merged = grade_all_cli(folder, out, "--student", "dave")
     assert record.stat().st_mtime_ns == before, "dave was graded again"
     assert merged["dave"] == records["dave"]
-    assert "dave,error,0.0" in (out / "grades.csv").read_text()
-    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+    assert "dave,error,0.0" in grades_csv(out).read_text()
+    with Gradebook(gradebook_url(out)) as gb:
         assert gb.find_submission(FC, "dave").score == 0.0

@@ -31,6 +31,7 @@ from autograder.safe_io import read_regular
 from autograder.sandbox import mode
 from autograder.students import discover, student_name
 import submissions as S
+from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
 
 FC = S.FC
 SECRET = "s3cr3t-0f-the-grader-7f1d"
@@ -51,9 +52,9 @@ def _device(path):
 def _texts(out):
     """Every file grade-all wrote, as text (records and CSV decoded, so quoting hides nothing)."""
     texts = {str(p): p.read_text(errors="replace") for p in out.rglob("*.html")}
-    for p in out.glob("results/*.json"):
+    for p in results_dir(out).glob("*.json"):
         texts[str(p)] = json.dumps(json.loads(p.read_text()), ensure_ascii=False)
-    with open(out / "grades.csv", newline="") as f:
+    with open(grades_csv(out), newline="") as f:
         texts["grades.csv"] = "\n".join(c for row in csv.reader(f) for c in row)
     return texts
 
@@ -95,7 +96,7 @@ def flat(tmp_path_factory):
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", FC, str(folder), "--out", str(out),
                            "--workers", "1", "--json"], cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"),
                           capture_output=True, timeout=600)
-    records = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+    records = {p.stem: json.loads(p.read_text()) for p in results_dir(out).glob("*.json")}
     return proc, records, out
 
 
@@ -137,8 +138,8 @@ def test_the_csv_has_no_formula_cells(flat):
     """HOLE 6: the student named by a formula and the reason that quotes the file name are text cells."""
     _, records, out = flat
     assert FORMULA in records, sorted(records)
-    assert not _formulas(out / "grades.csv")
-    with open(out / "grades.csv", newline="") as f:
+    assert not _formulas(grades_csv(out))
+    with open(grades_csv(out), newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert rows["'" + FORMULA]["reason"].startswith("'" + FORMULA)
 
@@ -180,14 +181,14 @@ def test_special_files_and_links_in_nbgrader_layout(nbgrader_layout):
     for s, words in want.items():
         assert (records[s].status, records[s].score, records[s].sha256) == ("error", 0.0, None), records[s]
         assert words in records[s].reason, (s, records[s].reason)
-    assert {p.stem for p in (out / "results").glob("*.json")} == set(records)
+    assert {p.stem for p in results_dir(out).glob("*.json")} == set(records)
 
 
 def test_nbgrader_layout_csv_has_no_formula_cells(nbgrader_layout):
     """HOLE 6: a student folder named by a formula is text in grades.csv."""
     records, out, _ = nbgrader_layout
     assert FORMULA in records
-    assert not _formulas(out / "grades.csv")
+    assert not _formulas(grades_csv(out))
 
 
 # ---------------------------------------------------------------- fast checks, no grading

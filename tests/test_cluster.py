@@ -34,6 +34,7 @@ from autograder.sandbox import mode
 import submissions as S
 from batch_cli import CLASS_LIMITS as LIMITS  # those of the local reference run
 from processes import kernel_pids, marked
+from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
 
 FC = S.FC
 CLASS = ["alice", "bob", "dave", "erin", "sybil", "xavier"]  # right, wrong, not JSON, empty, hostile, os._exit
@@ -67,7 +68,7 @@ def cmdline(pid):
 
 def results(out):
     """{student: (status, score, [(test, points, message)])} from ``out/results``."""
-    recs = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+    recs = {p.stem: json.loads(p.read_text()) for p in results_dir(out).glob("*.json")}
     return {s: (r["status"], r["score"], [(t["id"], t["points"], t["message"]) for t in r["tests"]])
             for s, r in recs.items()}
 
@@ -230,7 +231,7 @@ def test_a_submission_that_kills_workers_is_given_up(local, cluster, klass, tmp_
     got = grade_all(folder, tmp_path / "grades", "--scheduler", cluster.address)
     assert got["bob"] == local["bob"]
     assert got["poison"][0] == "error"
-    reason = json.loads((tmp_path / "grades" / "results" / "poison.json").read_text())["reason"]
+    reason = json.loads((results_dir(tmp_path / "grades") / "poison.json").read_text())["reason"]
     assert "died 2 times" in reason and "--force --student poison" in reason, reason
     cluster.wait_for_exactly(2)  # the nannies have started new workers
 
@@ -249,7 +250,7 @@ def test_a_worker_killed_mid_batch(local, klass, cluster, tmp_path):
         with cluster.client() as c:
             deadline = time.time() + 300
             while victim is None and time.time() < deadline and batch.poll() is None:
-                started = (out / "results").is_dir() and any((out / "results").iterdir())
+                started = results_dir(out).is_dir() and any(results_dir(out).iterdir())
                 busy = {a for a, keys in c.processing().items() if any("grade-" in str(k) for k in keys)}
                 parents = c.run(os.getppid) if started and busy else {}  # the nanny we started, for each worker
                 ours = {p.pid: p for p in cluster.workers if p.poll() is None}
@@ -268,7 +269,7 @@ def test_a_worker_killed_mid_batch(local, klass, cluster, tmp_path):
     got = results(out)
     for s in CLASS:
         assert got[s] == local[s], s
-    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(out)) as gb:
         submissions = [(sub.student.id, sub.score) for sub in gb.assignment_submissions(FC)]
     graded_scores = sorted((s, local[s][1]) for s in CLASS)
     assert sorted(submissions) == graded_scores, "the gradebook should hold each student once, with their score"

@@ -74,8 +74,10 @@ def get(url):
         return None
 
 
-def open_in_lab(chromium, learner, shot):  # noqa: F811
-    """Start JupyterLab on a copy of the exercise, load it in Chromium; ``(dom, status of /formgrader)``."""
+def open_in_lab(chromium, learner, shot, config="jupyter"):  # noqa: F811
+    """Start JupyterLab on a copy of the exercise (with ``learner/<config>`` when ``learner``), load it in
+    Chromium; ``(dom, status of /formgrader)``, and with ``config="hub"`` the status of the students'
+    ``/assignments`` too."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "root").mkdir()
@@ -83,7 +85,7 @@ def open_in_lab(chromium, learner, shot):  # noqa: F811
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "user"), JUPYTER_DATA_DIR=str(tmp / "data"))
         env.pop("JUPYTER_CONFIG_PATH", None)
         if learner:
-            env["JUPYTER_CONFIG_PATH"] = str(ROOT / "learner" / "jupyter")
+            env["JUPYTER_CONFIG_PATH"] = str(ROOT / "learner" / config)
         port = free_port()
         args = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.token=",
                 "--ServerApp.password=", f"--ServerApp.root_dir={tmp / 'root'}"]
@@ -101,6 +103,8 @@ def open_in_lab(chromium, learner, shot):  # noqa: F811
                                   "--dump-dom", f"{base}/lab/tree/{EXERCISE}.ipynb?reset"],
                                  capture_output=True, text=True, timeout=180)
             assert run.returncode == 0 and run.stdout, run.stderr[-2000:]
+            if config == "hub":
+                return run.stdout, get(f"{base}/formgrader"), get(f"{base}/assignments")
             return run.stdout, get(f"{base}/formgrader")
         finally:
             lab.terminate()
@@ -133,3 +137,15 @@ def test_instructor_lab_shows_the_nbgrader_menu(chromium, shots):  # noqa: F811
     """The same environment without learner/jupyter shows nbgrader's menu: what the learner's case looks for."""
     dom, formgrader = open_in_lab(chromium, learner=False, shot=shots / "lab-instructor.png")
     assert "Nbgrader" in visible_text(dom) and formgrader != 404
+
+
+def test_hub_student_lab_keeps_assignments_and_hides_formgrader(chromium, shots):  # noqa: F811
+    """With learner/hub (a student's Lab on a hub), nbgrader's Assignments server extension answers (fetch,
+    validate, submit) while formgrader's page does not exist and its menu entries are gone."""
+    dom, formgrader, assignments = open_in_lab(chromium, learner=True, shot=shots / "lab-hub-student.png",
+                                               config="hub")
+    text = visible_text(dom)
+    assert "jp-Notebook" in dom and "Exercise 1" in text, "the notebook did not render"
+    assert formgrader == 404, f"/formgrader answered {formgrader}: the instructor's extension is on"
+    assert assignments not in (None, 404), f"/assignments answered {assignments}: students cannot fetch or submit"
+    assert "Formgrader" not in text, "the student's Lab shows formgrader"

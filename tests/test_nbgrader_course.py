@@ -1,0 +1,250 @@
+"""nbgrader's own commands grade with the course's judge, in one course directory.
+
+One class goes the way an instructor on a hub sends it: ``generate_assignment``,
+``release_assignment`` to an exchange, each student ``fetch_assignment`` and
+``submit --student``, then ``collect``. The collected ``submitted/`` folder is
+graded twice: by plain ``nbgrader autograde`` in the course directory (its
+``nbgrader_config.py`` names the course's pipeline), and by ``grade-all`` into
+a second course directory. Both must give every student the same points, test
+by test: the honest solution everything, the empty release, a notebook whose
+``check`` is a ``lambda`` and one with an input transformer nothing, and a
+late submission what the course's penalty (``zero``) leaves. Every attack of
+``tests/attacks`` on exercise 1 also goes through plain ``nbgrader autograde``.
+Then nbgrader's feedback, export and a manual grade work on ``grade-all``'s
+course as on any nbgrader course.
+"""
+import csv
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import attacks as A
+from autograder.assignments import ROOT, graded_cells, nbgrader_meta, read_notebook, source_path
+from autograder.sandbox import mode
+from batch_cli import grades_csv, gradebook_url
+from submissions import solved
+
+KIND, WHY = mode()
+pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {WHY}")
+ASSIGNMENT = A.LAYERS
+COURSE_ID = "wavenet-test"
+NBGRADER = str(Path(sys.executable).parent / "nbgrader")
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           **{A.SECRET_VAR: A.SECRET})
+# the course's nbgrader_config.py, as an instructor writes it: the course's pipeline, then their own settings
+CONFIG = '''import sys
+sys.path.insert(0, {repo!r})
+from autograder.course import configure
+from autograder.limits import GiB, Limits, MiB
+
+c = get_config()
+configure(c, root={root!r}, limits=Limits(cell_timeout=40, notebook_timeout=150, processes=128, disk=96 * MiB,
+                                         cpu_seconds=12, memory=GiB))
+c.CourseDirectory.course_id = {course_id!r}
+c.Exchange.root = {exchange!r}
+c.LateSubmissionPlugin.penalty_method = "zero"
+'''
+LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--processes", "128", "--disk", "96M",
+          "--cpu-seconds", "12", "--memory", "1G"]
+LATE = "late_honest"
+
+
+def nbgrader(*args, cwd, ok=True, timeout=1200):
+    proc = subprocess.run([NBGRADER, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True,
+                          timeout=timeout)
+    assert not ok or proc.returncode == 0, f"nbgrader {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def make_course(root, exchange):
+    root.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(CONFIG.format(repo=str(ROOT), root=str(root), course_id=COURSE_ID,
+                                                           exchange=str(exchange)))
+    nbgrader("generate_assignment", ASSIGNMENT, cwd=root)
+    due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    nbgrader("db", "assignment", "add", ASSIGNMENT, f"--duedate={due:%Y-%m-%d %H:%M:%S} UTC", cwd=root)
+    return root
+
+
+def students():
+    """``{student: notebook}``: what each student hands in."""
+    empty = A.release(ASSIGNMENT)
+    return {"honest": solved(ASSIGNMENT), "empty": empty,
+            "lambda_check": A.insert_after(empty, "setup", 'check = lambda *a, **k: print("passed")'),
+            "transformer": A.insert_after(empty, "setup", A.TRANSFORMER), LATE: solved(ASSIGNMENT)}
+
+
+def points(root):
+    """``{student: {cell: score}}`` from the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(gradebook_url(root)) as gb:
+        return {s.student.id: {g.name: float(g.score or 0) for g in s.notebooks[0].grades}
+                for s in gb.assignment_submissions(ASSIGNMENT)}
+
+
+def export(root):
+    nbgrader("export", "--to", root / "export.csv", cwd=root)
+    with open(root / "export.csv") as f:
+        return {r["student_id"]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nbgrader-course")
+    exchange = tmp / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    plain = make_course(tmp / "course", exchange)
+    nbgrader("release_assignment", ASSIGNMENT, cwd=plain)
+    for student, nb in students().items():  # each student in a folder of their own, as on a hub
+        home = tmp / "home" / student
+        home.mkdir(parents=True)
+        nbgrader("fetch_assignment", ASSIGNMENT, "--course", COURSE_ID, f"--Exchange.root={exchange}", cwd=home)
+        nbformat.write(nb, str(home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+        nbgrader("submit", ASSIGNMENT, "--course", COURSE_ID, "--student", student, f"--Exchange.root={exchange}",
+                 cwd=home)
+    nbgrader("collect", ASSIGNMENT, cwd=plain)
+    late = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    (plain / "submitted" / LATE / ASSIGNMENT / "timestamp.txt").write_text(f"{late:%Y-%m-%d %H:%M:%S.%f} UTC")
+
+    # the same collected class, graded by grade-all into a course of its own
+    batch = make_course(tmp / "batch", exchange)
+    shutil.copytree(plain / "submitted", batch / "submitted")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
+                           "--workers", "2", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, f"grade-all failed:\n{proc.stderr[-3000:]}"
+
+    # attacks join the plain course's class after collect (they need no exchange to make their point)
+    canary = tmp / "canary.txt"
+    canary.write_text("the grader's canary\n")
+    paths = {"targets": [str(canary), str(plain / "gradebook.db")], "snoop": [str(ROOT / "solutions"), str(plain)],
+             "port": 9, "memory_blocks": 8}
+    attacks = [name.removesuffix(".ipynb") for name, (_, a) in A.build(paths).items()
+               if a == ASSIGNMENT and name.startswith("a_")]
+    for name, (data, a) in A.build(paths).items():
+        if name.removesuffix(".ipynb") in attacks:
+            folder = plain / "submitted" / name.removesuffix(".ipynb") / ASSIGNMENT
+            folder.mkdir(parents=True)
+            (folder / f"{ASSIGNMENT}.ipynb").write_bytes(data)
+    canary_sha = hashlib.sha256(canary.read_bytes()).hexdigest()
+    nbgrader("autograde", ASSIGNMENT, cwd=plain)
+    return {"plain": plain, "batch": batch, "exchange": exchange, "attacks": attacks, "canary": canary,
+            "canary_sha": canary_sha, "records": {r["student"]: r for r in json.loads(proc.stdout)}}
+
+
+def test_plain_nbgrader_autograde_uses_the_judge(course):
+    """`nbgrader autograde` in the course directory: the honest solution gets every point, the empty release,
+    the `check = lambda` notebook and the input transformer none; the late one loses everything (penalty zero)."""
+    full = sum(nbgrader_meta(c)["points"] for c in graded_cells(read_notebook(source_path(ASSIGNMENT))))
+    got = export(course["plain"])
+    assert float(got["honest"]["score"]) == full
+    for student in ("empty", "lambda_check", "transformer"):
+        assert float(got[student]["raw_score"]) == 0, f"{student}: {got[student]}"
+    assert float(got[LATE]["raw_score"]) == full and float(got[LATE]["late_submission_penalty"]) == full
+    assert float(got[LATE]["score"]) == 0
+
+
+def test_grade_all_gives_the_same_points_test_by_test(course):
+    """grade-all on the same collected folder fills its course's gradebook with the same points, cell by cell,
+    and its records and grades.csv agree with `nbgrader export` (late penalty included)."""
+    plain, batch = points(course["plain"]), points(course["batch"])
+    assert {s: plain[s] for s in batch} == batch
+    exported = export(course["batch"])
+    with open(grades_csv(course["batch"], ASSIGNMENT)) as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    for student, rec in course["records"].items():
+        assert float(rows[student]["score"]) == float(exported[student]["score"]) == rec["score"], student
+    assert float(rows[LATE]["late_penalty"]) == float(exported[LATE]["late_submission_penalty"]) > 0
+
+
+def test_every_attack_scores_nothing_through_plain_nbgrader(course):
+    """Each attack on exercise 1 of tests/attacks, graded by plain `nbgrader autograde`, scores no more than the
+    empty exercise (0), and the canary outside the kernel is unchanged."""
+    got = export(course["plain"])
+    assert course["attacks"], "no attacks were built"
+    for name in course["attacks"]:
+        assert float(got[name]["raw_score"]) == 0, f"{name}: {got[name]}"
+    assert hashlib.sha256(course["canary"].read_bytes()).hexdigest() == course["canary_sha"]
+
+
+def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
+    """grade-all leaves nbgrader's feedback pages in place: `nbgrader release_feedback` sends them to the
+    exchange, and `fetch_feedback` gives the student the page, with no hidden test in it."""
+    from autograder.assignments import hidden_lines
+
+    batch = course["batch"]
+    nbgrader("release_feedback", ASSIGNMENT, cwd=batch)
+    home = course["exchange"].parent / "home" / "honest"
+    nbgrader("fetch_feedback", ASSIGNMENT, "--course", COURSE_ID, "--student", "honest",
+             f"--Exchange.root={course['exchange']}", cwd=home)
+    pages = list((home / ASSIGNMENT / "feedback").rglob("*.html"))
+    assert pages, "no feedback fetched"
+    text = pages[0].read_text()
+    assert "@PACKAGE_LOCATION@" not in text
+    for line in hidden_lines(ASSIGNMENT):
+        assert line not in text
+
+
+def test_a_manual_grade_reaches_grades_csv_and_export(course, tmp_path):
+    """A grader's manual score (what formgrader saves) is kept by a later grade-all run and shows in
+    grades.csv and `nbgrader export` alike."""
+    from nbgrader.api import Gradebook
+
+    batch = tmp_path / "batch"
+    shutil.copytree(course["batch"], batch)
+    with Gradebook(gradebook_url(batch)) as gb:
+        grade = gb.find_grade("test_tanh", ASSIGNMENT, ASSIGNMENT, "honest")
+        grade.manual_score = 0.0
+        gb.db.commit()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
+                           "--workers", "1", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    full = sum(nbgrader_meta(c)["points"] for c in graded_cells(read_notebook(source_path(ASSIGNMENT))))
+    with open(grades_csv(batch, ASSIGNMENT)) as f:
+        row = {r["student"]: r for r in csv.DictReader(f)}["honest"]
+    assert float(row["score"]) == float(export(batch)["honest"]["score"]) == full - 1
+    assert float(row["test_tanh"]) == 0
+
+
+def test_hidden_tests_fail_closed_outside_a_judged_run():
+    """Outside a grading run (a learner's kernel), a hidden test raises instead of passing."""
+    from autograder.judges import HIDDEN, judges
+    from wavenet.checks import HiddenTest, check, context
+    from wavenet.nn import Linear
+
+    judges()
+    assert context.current() is None and HIDDEN
+    for name in HIDDEN:
+        with pytest.raises(HiddenTest, match="hidden test"):
+            check(name, Linear)
+
+
+def test_plain_nbgrader_without_the_course_pipeline_gives_no_hidden_points(tmp_path):
+    """A course set up by hand, with nbgrader's default pipeline (the test cells run in the student's own
+    kernel): the solution, hidden tests restored, gets the visible tests' points and none of the hidden ones."""
+    root = tmp_path / "foreign"
+    (root / "source" / ASSIGNMENT).mkdir(parents=True)
+    shutil.copy(source_path(ASSIGNMENT), root / "source" / ASSIGNMENT)
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.db_url = "
+                                             f"'sqlite:///{root}/gradebook.db'\n")
+    nbgrader("generate_assignment", ASSIGNMENT, cwd=root)
+    (root / "submitted" / "s" / ASSIGNMENT).mkdir(parents=True)
+    shutil.copy(source_path(ASSIGNMENT), root / "submitted" / "s" / ASSIGNMENT)
+    nbgrader("autograde", ASSIGNMENT, cwd=root)
+    cells = graded_cells(read_notebook(source_path(ASSIGNMENT)))
+    hidden = {nbgrader_meta(c)["grade_id"] for c in cells if "BEGIN HIDDEN TESTS" in c.source}
+    got = points(root)["s"]
+    assert hidden and all(got[g] == 0 for g in hidden), got
+    assert all(got[nbgrader_meta(c)["grade_id"]] == nbgrader_meta(c)["points"] for c in cells
+               if nbgrader_meta(c)["grade_id"] not in hidden), got
