@@ -16,6 +16,7 @@ directory), reads the scores from the gradebook and the messages from the
 autograded notebook. ``generate_feedback`` renders the feedback
 (:mod:`autograder.feedback`).
 """
+import re
 import shutil
 import tempfile
 import time
@@ -54,10 +55,34 @@ def _config(root, limits, seed, unsafe, course):
     return c
 
 
+EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (.*)$")
+FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+)')
+
+
+def cause(log):
+    """The exception under nbgrader's "see the above traceback" in ``log``: its type and message, and the last
+    line of our code or nbgrader's that raised it, as one short line (``None`` if the log holds none)."""
+    lines = (log or "").splitlines()
+    found = [(i, m) for i, line in enumerate(lines) if (m := EXCEPTION.match(line.strip()))
+             and "NbGraderException" not in m.group(1)]
+    if not found:
+        return None
+    i, m = found[-1]
+    frames = [f for line in lines[:i] if (f := FRAME.match(line))]
+    ours = [f for f in frames if "/autograder/" in f.group(1) or "/nbgrader/" in f.group(1)] or frames
+    where = f" (raised at {Path(ours[-1].group(1)).name}:{ours[-1].group(2)})" if ours else ""
+    return f"{m.group(1).split('.')[-1]}: {m.group(2)[:300]}{where}"
+
+
 def _run(api_call, what, root):
+    """Run one nbgrader step; on failure raise with the underlying exception named, the full log in a file."""
     result = api_call()
     if not result.get("success"):
-        raise RuntimeError(f"nbgrader {what} failed in {root}:\n{result.get('error') or result.get('log')}")
+        log = "\n".join(x for x in (result.get("log"), result.get("error")) if x)
+        path = WORK / "logs" / f"{Path(root).name}-{what}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(log)
+        raise RuntimeError(f"nbgrader {what} failed: {cause(log) or 'no exception in its log'}; full log: {path}")
     return result
 
 

@@ -106,7 +106,9 @@ def grade(code, folder, out, args):
     wall = time.perf_counter() - t0
     if proc.returncode:
         sys.exit(f"grade-all of {code} failed:\n{proc.stderr[-2000:]}")
-    full = {p.stem: json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))}
+    # the records: grades/<assignment>/results/ of a course directory, or results/ (the pool's commit)
+    found = sorted((out / "grades" / args.assignment / "results").glob("*.json")) or sorted((out / "results").glob("*.json"))
+    full = {p.stem: json.loads(p.read_text()) for p in found}
     return wall, full, (round(load0, 1), round(os.getloadavg()[0], 1))
 
 
