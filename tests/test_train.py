@@ -113,6 +113,7 @@ def test_graph_mode_needs_cuda(splits8):
         train(hierarchical(), *splits8["train"], recipe(fast=False, steps=3), log=None, mode="graph")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_graph_mode_takes_the_eager_steps_on_cuda(splits8, optimizer):
