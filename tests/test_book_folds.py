@@ -61,7 +61,7 @@ def solution_namespace(assignment):
 
 def same_weights(a, b):
     pa, pb = a.parameters(), b.parameters()
-    return len(pa) == len(pb) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(pa, pb))
+    return len(pa) == len(pb) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(pa, pb, strict=True))
 
 
 def library_functions():
