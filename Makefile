@@ -6,10 +6,13 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test exercises grade validate lab calibrate bench bench-gpu train sweep dist student-release clean
+.PHONY: setup data book book-fast chapter test test-fast exercises grade validate lab calibrate bench bench-gpu train sweep dist student-release clean
 
-## setup: make .venv, install the pinned dependencies, obtain data/names.txt
+## setup: make .venv, install the pinned dependencies, obtain data/names.txt, and the system packages
+## grading and the reader tests need (bubblewrap, chromium: autograder/system_packages.sh; a no-op once they
+## are there; without root or sudo it prints the command to run; SKIP_SYSTEM_PACKAGES=1 skips it)
 setup: $(STAMP) data/names.txt
+	@bash autograder/system_packages.sh
 
 $(STAMP): requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +51,11 @@ chapter: setup
 ## test: unit tests, the fast book, the reader test, grading of every assignment
 test: setup book-fast
 	$(PY) -m pytest -q tests
+
+## test-fast: the tests that need no sandbox, no browser, no built book and no GPU, and build nothing slow
+## (ALLOW_SKIP=sandbox,browser,cgroup lets `make test` skip, with the reason, what this machine cannot run)
+test-fast: setup
+	$(PY) -m pytest -q -m "not sandbox and not browser and not slow and not gpu" tests
 
 ## exercises: regenerate exercises/ from solutions/ with nbgrader
 exercises: setup

@@ -1,5 +1,26 @@
-"""Shared fixtures: the lecture's splits and the graded class of tests/submissions, each made once per session."""
+"""Shared fixtures: the lecture's splits and the graded class of tests/submissions, each made once per session;
+the marks (what a test needs, what it costs) and the check that fails a test whose needs this machine lacks."""
 import pytest
+
+import needs
+
+MARKS = {
+    "sandbox": "grades under bubblewrap (fails without it unless ALLOW_SKIP=sandbox)",
+    "browser": "runs headless chromium (fails without it unless ALLOW_SKIP=browser)",
+    "cgroup": "needs per-submission cgroup limits (fails without them unless ALLOW_SKIP=cgroup)",
+    "slow": "builds a wheel, a venv or a release, or reads the built fast book (make book-fast); not in make test-fast",
+    "gpu": "needs a CUDA GPU (skipped without one)",
+}
+
+
+def pytest_configure(config):
+    for name, doc in MARKS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def pytest_runtest_setup(item):
+    """Before any fixture is made: fail (or, under ALLOW_SKIP, skip) a test whose marked needs are missing."""
+    needs.check(item)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,6 @@ from autograder.batch import grade_all
 from autograder.gradebook import write_csv
 from autograder.records import Record
 from autograder.safe_io import read_regular
-from autograder.sandbox import mode
 from autograder.students import discover, student_name
 import submissions as S
 from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
@@ -37,7 +36,6 @@ FC = S.FC
 SECRET = "s3cr3t-0f-the-grader-7f1d"
 ESC = "x\x1b]0;PWNED\x07\x1b[2Jy"        # a title change and a screen clear
 FORMULA = "=HYPERLINK(1+2)"
-KIND, NO_SANDBOX = mode()
 
 
 def _device(path):
@@ -78,8 +76,6 @@ def _number(text):
 @pytest.fixture(scope="module")
 def flat(tmp_path_factory):
     """grade-all (a local cluster of one worker) on a flat class of empty notebooks, links and a FIFO."""
-    if KIND is None:
-        pytest.skip(f"no sandbox here: {NO_SANDBOX}")
     tmp = tmp_path_factory.mktemp("flat")
     secret = tmp / "grader-secret.txt"  # a file only the grader should ever read
     secret.write_text(SECRET + "\n")
@@ -100,6 +96,7 @@ def flat(tmp_path_factory):
     return proc, records, out
 
 
+@pytest.mark.sandbox
 def test_links_are_not_followed(flat):
     """HOLE 5: a link to another student's notebook or to a grader's file is an error saying it is a link; the
     file it points to is never read, so its bytes are nowhere in what grade-all wrote."""
@@ -113,6 +110,7 @@ def test_links_are_not_followed(flat):
     assert not leaks, leaks
 
 
+@pytest.mark.sandbox
 def test_a_fifo_is_a_record_and_the_batch_goes_on(flat):
     """HOLE 5b (flat layout): a FIFO is not opened for reading (that would block the batch); it is an error."""
     proc, records, _ = flat
@@ -120,6 +118,7 @@ def test_a_fifo_is_a_record_and_the_batch_goes_on(flat):
     assert "is a FIFO" in records["f_fifo"]["reason"] and records["f_fifo"]["status"] == "error"
 
 
+@pytest.mark.sandbox
 def test_names_cannot_stop_the_batch_or_reach_the_terminal(flat):
     """HOLE 7: students named like the grader's folders are graded like anyone; a name with escape sequences
     gets a printable name, and nothing grade-all prints carries an escape."""
@@ -134,6 +133,7 @@ def test_names_cannot_stop_the_batch_or_reach_the_terminal(flat):
     assert sorted(listed) == sorted(records), "a student without a record, or one listed twice"
 
 
+@pytest.mark.sandbox
 def test_the_csv_has_no_formula_cells(flat):
     """HOLE 6: the student named by a formula and the reason that quotes the file name are text cells."""
     _, records, out = flat
@@ -149,8 +149,6 @@ def test_the_csv_has_no_formula_cells(flat):
 @pytest.fixture(scope="module")
 def nbgrader_layout(tmp_path_factory):
     """grade_all on submitted/<student>/<assignment>/ where no entry may be read: nothing reaches a worker."""
-    if KIND is None:
-        pytest.skip(f"no sandbox here: {NO_SANDBOX}")
     tmp = tmp_path_factory.mktemp("nbgrader")
     sub = tmp / "course" / "submitted"
     (tmp / "elsewhere" / FC).mkdir(parents=True)
@@ -170,6 +168,7 @@ def nbgrader_layout(tmp_path_factory):
     return {r.student: r for r in records}, tmp / "out", device
 
 
+@pytest.mark.sandbox
 def test_special_files_and_links_in_nbgrader_layout(nbgrader_layout):
     """HOLE 5b: a link to /dev/zero, a FIFO, a device, a link to a notebook, a student folder or an assignment
     folder that is a link: each is a record saying what it is, and none was read (the batch did not block)."""
@@ -184,6 +183,7 @@ def test_special_files_and_links_in_nbgrader_layout(nbgrader_layout):
     assert {p.stem for p in results_dir(out).glob("*.json")} == set(records)
 
 
+@pytest.mark.sandbox
 def test_nbgrader_layout_csv_has_no_formula_cells(nbgrader_layout):
     """HOLE 6: a student folder named by a formula is text in grades.csv."""
     records, out, _ = nbgrader_layout

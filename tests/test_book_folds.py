@@ -27,6 +27,9 @@ import torch
 from autograder.assignments import answer_cells, names, nbgrader_meta, read_notebook, source_path
 from test_book_render import CHROMIUM_FLAGS, chromium, html_dir, server  # noqa: F401  (fixtures)
 
+# reads the fast book that `make book-fast` builds: not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 LIBRARY = ("wavenet.nn", "wavenet.train", "wavenet.models", "wavenet.conv")
 
 
@@ -58,7 +61,7 @@ def solution_namespace(assignment):
 
 def same_weights(a, b):
     pa, pb = a.parameters(), b.parameters()
-    return len(pa) == len(pb) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(pa, pb))
+    return len(pa) == len(pb) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(pa, pb, strict=True))
 
 
 def library_functions():
@@ -206,6 +209,7 @@ def test_every_answer_shows_folded_under_its_exercise(pages, library):
             f"{obj.__name__} is folded under {titles}, which do not name exercise {assignments}")
 
 
+@pytest.mark.browser
 def test_folds_stay_closed_in_chromium(server, chromium, library):  # noqa: F811
     """Headless Chromium runs chapter 1's scripts; the DOM it ends with still holds Linear's code in a closed block."""
     base, _ = server

@@ -2,13 +2,11 @@
 its figures are real images, and it renders in headless Chromium with every
 figure loaded. Screenshots land in _build/fast/screenshots/.
 
-Needs the fast book (``make book-fast``; ``make test`` builds it first).
+Needs the fast book (``make book-fast``; ``make test`` builds it first) and chromium (``make setup``).
 """
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -23,6 +21,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from needs import chromium_path, need
+
+# reads the fast book that `make book-fast` builds (minutes): not in `make test-fast`; its Chromium test is marked browser
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build" / "fast" / "_build"
 HTML = BUILD / "html"
@@ -149,11 +151,8 @@ def server(html_dir):
 
 @pytest.fixture(scope="module")
 def chromium():
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install chromium); CI must run the reader test")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    path = chromium_path()
+    need("browser", path is not None, "chromium is not installed")  # the tests using it are marked browser too
     return path
 
 
@@ -190,6 +189,7 @@ def test_every_figure_is_a_real_image(html_dir, page):
         assert srcs, f"{page} trains a model but shows no figure (its loss curve)"
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_in_chromium_with_figures_loaded(server, chromium, page):
     """Headless Chromium loads the page over HTTP: the DOM holds the title and the

@@ -37,7 +37,7 @@ def test_default_flags_build_the_lectures_models():
         torch.manual_seed(42)
         theirs = ref()
         assert [p.shape for p in ours.parameters()] == [p.shape for p in theirs.parameters()]
-        for a, b in zip(ours.parameters(), theirs.parameters()):
+        for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
             assert torch.equal(a, b), "builder drew its random numbers in a different order"
 
 
@@ -72,7 +72,7 @@ def test_sgd_step_run_takes_the_book_loops_steps(runs):
     ref = hierarchical(n_embd=24, n_hidden=128)
     data = Data(cfg)
     train(ref, *data.splits["train"], recipe(fast=False, steps=200, decay_at=150), log=None)
-    for a, b in zip(rec["model"].parameters(), ref.parameters()):
+    for a, b in zip(rec["model"].parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 

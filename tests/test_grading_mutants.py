@@ -8,12 +8,13 @@ validation-loss training runs only for the mutants it concerns.
 """
 import pytest
 
-from autograder.assignments import names
+from autograder.assignments import graded_cells, names, nbgrader_meta, read_notebook, source_path
 from autograder.runner import run_notebook
 from mutants import all_mutants
 
 MUTANTS = all_mutants()
 VAL_LOSS = "test_val_loss"
+TESTS = {a: {nbgrader_meta(c).get("grade_id") for c in graded_cells(read_notebook(source_path(a)))} for a in names()}
 
 
 def run_mutant(mutant):
@@ -23,7 +24,17 @@ def run_mutant(mutant):
     return run_notebook(mutant.notebook(), mutant.assignment, skip=() if train else (VAL_LOSS,))
 
 
-@pytest.mark.parametrize("mutant", [m for m in MUTANTS if not m.correct], ids=lambda m: f"{m.assignment}/{m.name}")
+def trains(mutant):
+    """Does run_mutant train (10-25 s) for this mutant?"""
+    return VAL_LOSS in mutant.fails or mutant.correct and VAL_LOSS in TESTS[mutant.assignment]
+
+
+def cases(correct):
+    """The mutants, those that train (10-25 s each) marked slow: `make test` runs them, `make test-fast` not."""
+    return [pytest.param(m, marks=pytest.mark.slow) if trains(m) else m for m in MUTANTS if m.correct == correct]
+
+
+@pytest.mark.parametrize("mutant", cases(correct=False), ids=lambda m: f"{m.assignment}/{m.name}")
 def test_wrong_implementation_loses_the_expected_points(mutant):
     """A wrong implementation fails exactly the tests listed for it, each with the expected message."""
     result = run_mutant(mutant)
@@ -38,7 +49,7 @@ def test_wrong_implementation_loses_the_expected_points(mutant):
     assert result["score"] < result["max_score"]
 
 
-@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.correct], ids=lambda m: f"{m.assignment}/{m.name}")
+@pytest.mark.parametrize("mutant", cases(correct=True), ids=lambda m: f"{m.assignment}/{m.name}")
 def test_correct_alternative_earns_full_marks(mutant):
     """A correct implementation written differently from the solution passes every test."""
     result = run_mutant(mutant)

@@ -4,7 +4,8 @@ One module-level fixture grades, two at a time, with ``python -m autograder``:
 every solution (full marks expected), every released exercise (zero on every
 test expected), two mutants (the lecture's 3-D BatchNorm bug, and a notebook
 that tries to switch the checks off), and validates a solution and an
-exercise. The tests then read those results.
+exercise. The tests then read those results: they are marked ``sandbox`` (``grade`` refuses without
+bubblewrap; tests/needs.py says so and how to fix it). The command line's refusals run anywhere.
 """
 import html
 import json
@@ -67,6 +68,7 @@ def failures(result):
     return {t["id"]: t["message"] for t in result["tests"] if not t["passed"]}
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_scores_full_marks(graded, assignment):
     """nbgrader autograde gives every solution notebook every point, hidden tests included."""
@@ -77,6 +79,7 @@ def test_solution_scores_full_marks(graded, assignment):
     assert len(result["tests"]) == n_tests, "every test cell should be reported"
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_scores_zero_on_every_test(graded, assignment):
     """An untouched exercise gets zero on every graded cell, each with the stub hint, and the grader copes."""
@@ -87,6 +90,7 @@ def test_release_scores_zero_on_every_test(graded, assignment):
         assert "NotImplementedError" in t["message"], f"{t['id']}: {t['message']!r} should point at the stub"
 
 
+@pytest.mark.sandbox
 def test_json_result_shape(graded):
     """--json prints one object with the documented keys and per-test fields."""
     result = result_of(graded, ("solution", "01_layers"))
@@ -98,6 +102,7 @@ def test_json_result_shape(graded):
     assert result["score"] == sum(t["points"] for t in result["tests"])
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("key", NBGRADED_MUTANTS, ids=lambda k: f"{k[0]}/{k[1]}")
 def test_mutant_under_nbgrader_matches_the_runner(graded, key):
     """Under real nbgrader a mutant loses the expected tests with the expected messages, exactly as the
@@ -113,6 +118,7 @@ def test_mutant_under_nbgrader_matches_the_runner(graded, key):
     assert failures(runner) == got, "the in-process runner and nbgrader disagree"
 
 
+@pytest.mark.sandbox
 def test_lecture_bug_message(graded):
     """The lecture's 3-D BatchNorm bug is reported in the learner's terms: L*C values for C channels."""
     got = failures(result_of(graded, ("mutant", "04_hierarchical", "bn_dim0_only")))["test_bn_3d_stats_count"]
@@ -128,6 +134,7 @@ def _visible_text(html_text):
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_feedback_never_shows_hidden_tests(graded, assignment):
     """nbgrader's feedback HTML shows the visible tests and one-line errors, never hidden test source."""
@@ -144,6 +151,7 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     assert "Traceback" not in page and "wavenet/checks/" not in page
 
 
+@pytest.mark.sandbox
 def test_mutant_feedback_never_shows_hidden_tests(graded):
     """Feedback on a partly right submission (failing hidden tests) hides them too."""
     for key in NBGRADED_MUTANTS:
@@ -154,6 +162,7 @@ def test_mutant_feedback_never_shows_hidden_tests(graded):
         assert "Traceback" not in page
 
 
+@pytest.mark.sandbox
 def test_validate_exit_codes(graded):
     """`validate` exits 0 on a notebook whose visible tests pass and 1 (listing them) on one whose tests fail."""
     ok, bad = graded[("validate", "solution")], graded[("validate", "release")]

@@ -26,6 +26,8 @@ from PIL import Image
 from autograder.assignments import ROOT, release_path
 from test_book_render import CHROMIUM_FLAGS, SHOTS, chromium  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.browser  # headless chromium: fails without it unless ALLOW_SKIP=browser
+
 EXERCISE = "01_layers"
 NBGRADER_UI = ("Nbgrader", "Formgrader", "Course List", "Create Assignment", "Assignment List")
 

@@ -27,6 +27,7 @@ from autograder.release import package_location
 from data.names import NAMES_SHA256
 from tests.submissions import solved
 
+pytestmark = pytest.mark.slow  # builds the wheel and a fresh venv, runs every exercise there
 ASSIGNMENTS = names()
 FIRST = ASSIGNMENTS[0]  # its setup cell installs the package; the others find it installed
 OFFLINE = "http://127.0.0.1:9"  # a proxy that refuses: any download fails

@@ -11,6 +11,8 @@ import pytest
 from autograder.assignments import ROOT, graded_cells, names, read_notebook, release_path, source_path
 from test_book_render import HTML
 
+pytestmark = pytest.mark.slow  # builds the wheel and needs the fast book (make book-fast)
+
 PRIVATE = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
 
 

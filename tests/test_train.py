@@ -38,7 +38,7 @@ def test_train_takes_the_same_steps_as_the_lecture_loop(splits8):
     theirs = hierarchical()
     with fixed_threads(1):  # another thread count may split a matmul's sums differently
         lecture_loop(theirs, X, Y, steps=300)
-    for a, b in zip(ours.parameters(), theirs.parameters()):
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
         assert torch.equal(a, b), f"a {tuple(a.shape)} parameter differs by {(a - b).abs().max().item():.2e}"
     assert torch.equal(ours.layers[3].running_var, theirs.layers[3].running_var)
 
@@ -54,7 +54,7 @@ def test_compiled_mode_stays_within_tolerance_of_the_lecture_loop(splits8):
     torch.manual_seed(42)
     ref = hierarchical(n_embd=24, n_hidden=128)
     lossi = lecture_loop(ref, X, Y, steps=steps)
-    for a, b in zip(fast.parameters(), ref.parameters()):
+    for a, b in zip(fast.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
     torch.testing.assert_close(fast.layers[-3].running_mean, ref.layers[-3].running_mean, rtol=1e-3, atol=1e-4)
     torch.testing.assert_close(losses.log10(), torch.tensor(lossi), rtol=0, atol=1e-4)
@@ -68,7 +68,7 @@ def test_minibatches_are_the_stream_of_one_draw_per_step():
     drawn = list(minibatches(1000, steps, 32, torch.Generator().manual_seed(3)))
     g = torch.Generator().manual_seed(3)
     one_by_one = [torch.randint(0, 1000, (32,), generator=g) for _ in range(steps)]
-    assert len(drawn) == steps and all(torch.equal(a, b) for a, b in zip(drawn, one_by_one))
+    assert len(drawn) == steps and all(torch.equal(a, b) for a, b in zip(drawn, one_by_one, strict=True))
 
 
 def test_state_kept_in_place_changes_no_number(splits8):
@@ -89,22 +89,27 @@ def test_state_kept_in_place_changes_no_number(splits8):
             step(torch.arange(32) + 32 * i, 0.1)
         assert (model.layers[3].running_mean is held) == wrap
         models.append(model)
-    for a, b in zip(*(m.parameters() for m in models)):
+    for a, b in zip(*(m.parameters() for m in models), strict=True):
         assert torch.equal(a, b)
     assert torch.equal(models[0].layers[3].running_var, models[1].layers[3].running_var)
 
 
 def test_train_uses_a_fixed_thread_count_and_restores_it(splits8):
-    """One thread while training (a busy machine cannot oversubscribe it), torch's setting afterwards."""
+    """One thread while training (a busy machine cannot oversubscribe it), torch's setting afterwards. The
+    setting is 2 first: an earlier test may leave it at 1, where neither half of the check could fail."""
     X, Y = splits8["train"]
     seen = []
 
     def loss_fn(model, xb, yb):
         seen.append(torch.get_num_threads())
         return F.cross_entropy(model(xb), yb)
-    before = torch.get_num_threads()
-    train(hierarchical(), X, Y, recipe(fast=False, steps=3), log=None, loss_fn=loss_fn)
-    assert seen == [1, 1, 1] and torch.get_num_threads() == before
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train(hierarchical(), X, Y, recipe(fast=False, steps=3), log=None, loss_fn=loss_fn)
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)
 
 
 def test_graph_mode_needs_cuda(splits8):
@@ -113,6 +118,7 @@ def test_graph_mode_needs_cuda(splits8):
         train(hierarchical(), *splits8["train"], recipe(fast=False, steps=3), log=None, mode="graph")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_graph_mode_takes_the_eager_steps_on_cuda(splits8, optimizer):
@@ -127,7 +133,7 @@ def test_graph_mode_takes_the_eager_steps_on_cuda(splits8, optimizer):
         losses = train(model, X, Y, r, log=None, mode=mode, generator=torch.Generator().manual_seed(1))
         out[mode] = model, losses
     (a, la), (b, lb) = out["eager"], out["graph"]
-    for p, q in zip(a.parameters(), b.parameters()):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(a.layers[-3].running_var, b.layers[-3].running_var, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(la, lb, rtol=1e-4, atol=1e-5)
