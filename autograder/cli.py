@@ -114,9 +114,14 @@ def cmd_grade_all(args):
     from pathlib import Path
 
     from autograder.batch import grade_all
+    from wavenet.cluster import Insecure, from_arguments
+    try:
+        scheduler, security = from_arguments(args)
+    except Insecure as e:  # before anything is read or written
+        raise GradingError(str(e)) from None
     records = grade_all(args.assignment, args.folder, out=args.out, workers=args.workers, force=args.force,
                         limits=_limits(args), students=args.student, unsafe=args.unsafe,
-                        quiet=args.json and not sys.stderr.isatty(), scheduler=args.scheduler)
+                        quiet=args.json and not sys.stderr.isatty(), scheduler=scheduler, security=security)
     if args.json:
         print(json.dumps([{k: getattr(r, k) for k in ("student", "status", "score", "max_score", "reason")}
                           for r in records], indent=1))
@@ -147,9 +152,8 @@ def main(argv=None):
     a.add_argument("folder", help="DIR/<student>.ipynb, or nbgrader's DIR/submitted/<student>/<assignment>/")
     a.add_argument("--out", help="where results, feedback, grades.csv and the gradebook go "
                                  "(default grades/<assignment>)")
-    a.add_argument("--scheduler", metavar="ADDRESS",
-                   help="grade on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.1:8786); "
-                        "default: a local cluster of --workers processes")
+    from wavenet.cluster import add_arguments
+    add_arguments(a, "grade (default: on a local cluster of --workers processes)")
     a.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)),
                    help="parallel gradings on this machine without --scheduler (default: one per core)")
     a.add_argument("--json", action="store_true", help="print the results as a JSON list")
