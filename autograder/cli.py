@@ -16,10 +16,15 @@ GiB = 1024 ** 3
 
 
 def _table(result):
-    rows = [(t["id"], f"{t['points']:g}/{t['max_points']:g}", "pass" if t["passed"] else "FAIL", t["message"])
-            for t in result["tests"]]
+    """``grade``'s table. Messages quote the learner's lines and values, and the notebook's name is the
+    learner's: all pass through :func:`~autograder.students.printable`, so no escape sequence reaches the
+    terminal (as in ``grades.csv``)."""
+    from autograder.students import printable
+
+    rows = [(printable(t["id"]), f"{t['points']:g}/{t['max_points']:g}", "pass" if t["passed"] else "FAIL",
+             printable(t["message"])) for t in result["tests"]]
     w = max([len(r[0]) for r in rows] + [4])
-    lines = [f"{result['assignment']}: {result['notebook']}",
+    lines = [f"{printable(result['assignment'])}: {printable(str(result['notebook']))}",
              f"{'test':{w}s}  points  result  message"]
     lines += [f"{i:{w}s}  {p:>6s}  {s:6s}  {m}".rstrip() for i, p, s, m in rows]
     lines.append(f"score {result['score']:g} / {result['max_score']:g}")

@@ -3,6 +3,7 @@
 - the local Dask cluster of ``grade-all``: any local account could connect to it and run code as the grader
   (now TLS with a certificate of its own, no HTTP routes); a plain ``tcp://`` ``--scheduler`` only with
   ``--insecure``;
+- ``grade``'s table printed a learner's escape sequences (now through ``students.printable``);
 """
 import json
 import subprocess
@@ -59,3 +60,20 @@ def test_a_plain_tcp_scheduler_needs_insecure(tmp_path):
     assert client_security("tcp://10.0.0.1:8786", insecure=True).require_encryption is False
     tls = client_security("tls://10.0.0.1:8786", "ca.pem", "c.pem", "k.pem")
     assert tls.require_encryption and tls.tls_client_key == "k.pem"
+
+
+# ---------------------------------------------------------------- 3: grade's table prints no escape sequence
+
+def test_grades_table_prints_no_escape_sequence():
+    """A failing test's message quotes a learner's line, which may hold escape sequences (a screen clear, a
+    title change); ``grade``'s table, like grades.csv, prints them as ``?``."""
+    from autograder.cli import _table
+
+    esc = "\x1b[2J\x1b]0;PWNED\x07"
+    result = {"assignment": FC, "notebook": f"nb{esc}.ipynb", "score": 0.0, "max_score": 1.0,
+              "tests": [{"id": "test_x", "points": 0.0, "max_points": 1.0, "passed": False,
+                         "message": f"your line: print('{esc}')\nline two\r"}]}
+    table = _table(result)
+    assert all(c.isprintable() for line in table.splitlines() for c in line), ascii(table)
+    assert "your line: print('?[2J?]0;PWNED?')?line two?" in table
+    assert "nb?[2J?]0;PWNED?.ipynb" in table
