@@ -4,19 +4,30 @@
   (now TLS with a certificate of its own, no HTTP routes); a plain ``tcp://`` ``--scheduler`` only with
   ``--insecure``;
 - ``grade``'s table printed a learner's escape sequences (now through ``students.printable``);
+- one malformed kernel message (a list for ``transient``, ``metadata`` or ``parent_header``, a string for
+  ``execution_count`` or the date) made the notebook an error that blamed the grader; the kernel chose the
+  cells' ``execution_count`` (a number of 300 digits can carry text into the feedback).
 """
 import json
+import os
+import re
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
 import pytest
+from nbformat.v4 import new_code_cell
 
+import attacks as A
 from autograder.assignments import ROOT
+from autograder.sandbox import mode
 import submissions as S
 
 FC = S.FC
+KIND, WHY = mode()
+LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--memory", "2G", "--processes", "128",
+          "--disk", "96M", "--cpu-seconds", "30"]
 
 
 # ---------------------------------------------------------------- 1: the local cluster is the grader's alone
@@ -77,3 +88,73 @@ def test_grades_table_prints_no_escape_sequence():
     assert all(c.isprintable() for line in table.splitlines() for c in line), ascii(table)
     assert "your line: print('?[2J?]0;PWNED?')?line two?" in table
     assert "nb?[2J?]0;PWNED?.ipynb" in table
+
+
+# ---------------------------------------------------------------- 4: malformed kernel messages
+
+# Sent from a cell before the tests (so its outputs are in the feedback): each message alone used to raise in
+# nbclient or nbformat, in the grader; then the kernel numbers its cells with a 300-digit count.
+MALFORMED = """
+ip = get_ipython()
+k = ip.kernel
+ip.display_pub.publish(data={"text/plain": "transient is a list"}, metadata={}, transient=["x"])
+ip.display_pub.publish(data={"text/plain": "metadata is a list"}, metadata=["x"])
+k.session.send(k.iopub_socket, "execute_result", {"data": {"text/plain": "count"}, "metadata": {},
+               "execution_count": "NaN"}, parent=k.get_parent())
+msg = k.session.msg("display_data", {"data": {"text/plain": "orphan"}, "metadata": {}}, parent=k.get_parent())
+msg["parent_header"] = [msg["parent_header"]]
+k.session.send(k.iopub_socket, msg)
+msg = k.session.msg("display_data", {"data": {"text/plain": "bad date"}, "metadata": {}}, parent=k.get_parent())
+msg["header"]["date"] = "yesterday"
+k.session.send(k.iopub_socket, msg)
+k.session.send(k.iopub_socket, "stream", {"name": ["stdout"], "text": 7}, parent=k.get_parent())
+ip.execution_count = 10 ** 300
+"""
+HUGE = re.compile(r"\d{25}")
+
+
+@pytest.fixture(scope="module")
+def malformed(tmp_path_factory):
+    """``grade --json --feedback`` of a correct 01_layers notebook whose second cell sends malformed messages."""
+    if KIND is None:
+        pytest.skip(f"no sandbox here: {WHY}")
+    tmp = tmp_path_factory.mktemp("malformed")
+    nb = S.after(S.solved(A.LAYERS), "setup", MALFORMED)
+    nb.cells.insert(S.index(nb, "setup") + 2, new_code_cell("6 * 7"))  # a result shown after the count is set
+    path = tmp / "malformed.ipynb"
+    path.write_bytes(S.dumps(nb))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json",
+                           "--feedback", str(tmp / "feedback.html"), *LIMITS], cwd=ROOT,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, timeout=600)
+    return proc, tmp / "feedback.html"
+
+
+def test_malformed_messages_are_the_kernels_not_the_graders(malformed):
+    """The notebook is graded (not an error blaming the grader) and every honest test keeps its points."""
+    proc, _ = malformed
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    failed = [(t["id"], t["message"]) for t in result["tests"] if not t["passed"]]
+    assert result["score"] == result["max_score"] and not failed, failed
+
+
+def test_execution_counts_are_the_graders(malformed):
+    """No count the kernel chose reaches the feedback: the cells are numbered 1, 2, 3... by the grader."""
+    _, feedback = malformed
+    page = feedback.read_text()
+    assert not HUGE.search(page), HUGE.search(page).group()[:40]
+
+
+def test_well_formed_mends_what_nbclient_reads_unchecked():
+    """Unit: each malformed part becomes empty, an unknown shape becomes type "malformed", counts ``None``."""
+    from autograder.execute import well_formed
+
+    msg = well_formed({"header": {"msg_type": "display_data", "date": "yesterday"}, "parent_header": ["x"],
+                       "metadata": None, "content": {"transient": ["x"], "metadata": 3, "execution_count": 10 ** 300,
+                                                     "data": {}}})
+    assert msg["parent_header"] == {} and msg["metadata"] == {} and msg["msg_type"] == "display_data"
+    assert msg["content"] == {"transient": {}, "metadata": {}, "execution_count": None, "data": {}}
+    assert msg["header"]["date"].isoformat()
+    assert well_formed({"header": {"msg_type": "status"}, "content": {"execution_state": []}})["msg_type"] == "malformed"
+    assert well_formed({"header": {"msg_type": ["x"]}, "content": []})["msg_type"] == "malformed"
+    assert well_formed({"header": {"msg_type": "execute_result"}, "content": {}})["content"]["execution_count"] is None
