@@ -69,8 +69,19 @@ def test_a_plain_tcp_scheduler_needs_insecure(tmp_path):
     with pytest.raises(Insecure):
         client_security("10.0.0.1:8786")
     assert client_security("tcp://10.0.0.1:8786", insecure=True).require_encryption is False
+    with pytest.raises(Insecure, match="not a tls:// address"):
+        client_security("tcp://10.0.0.1:8786", ca_file="ca.pem", insecure=True)
     tls = client_security("tls://10.0.0.1:8786", "ca.pem", "c.pem", "k.pem")
     assert tls.require_encryption and tls.tls_client_key == "k.pem"
+
+
+def test_the_sweep_refuses_a_plain_tcp_scheduler_too(capsys):
+    """``make sweep ARGS="--scheduler tcp://..."`` without ``--insecure``: a usage error, nothing trained."""
+    from wavenet.experiment import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "--scheduler", "tcp://127.0.0.1:1", "--steps", "1"])
+    assert e.value.code == 2 and "--insecure" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- 3: grade's table prints no escape sequence
