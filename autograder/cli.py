@@ -196,8 +196,15 @@ def main(argv=None):
     try:
         return args.fn(args)
     except GradingError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_lines(e)}", file=sys.stderr)
         return 2
     except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_lines(e)}", file=sys.stderr)
         return 1
+
+
+def _lines(error):
+    """An error's text, line by line through :func:`~autograder.students.printable`: it may quote a
+    submission (a file name, nbformat's complaint, nbgrader's log of a kernel's traceback)."""
+    from autograder.students import printable
+    return "\n".join(printable(line) for line in str(error).splitlines())

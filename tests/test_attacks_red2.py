@@ -169,3 +169,13 @@ def test_well_formed_mends_what_nbclient_reads_unchecked():
     assert well_formed({"header": {"msg_type": "status"}, "content": {"execution_state": []}})["msg_type"] == "malformed"
     assert well_formed({"header": {"msg_type": ["x"]}, "content": []})["msg_type"] == "malformed"
     assert well_formed({"header": {"msg_type": "execute_result"}, "content": {}})["content"]["execution_count"] is None
+
+
+def test_errors_print_no_escape_sequence(tmp_path, capsys):
+    """``grade`` of a file whose name holds escape sequences: the one-line error on stderr has none."""
+    from autograder.cli import main
+
+    missing = tmp_path / "nb\x1b]0;PWNED\x07\x1b[2J.ipynb"
+    assert main(["grade", A.LAYERS, str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "no such file" in err and "nb?]0;PWNED??[2J.ipynb" in err
