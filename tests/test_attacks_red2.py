@@ -166,7 +166,8 @@ def test_well_formed_mends_what_nbclient_reads_unchecked():
     assert msg["parent_header"] == {} and msg["metadata"] == {} and msg["msg_type"] == "display_data"
     assert msg["content"] == {"transient": {}, "metadata": {}, "execution_count": None, "data": {}}
     assert msg["header"]["date"].isoformat()
-    assert well_formed({"header": {"msg_type": "status"}, "content": {"execution_state": []}})["msg_type"] == "malformed"
+    status = {"header": {"msg_type": "status"}, "content": {"execution_state": []}}
+    assert well_formed(status)["msg_type"] == "malformed"
     assert well_formed({"header": {"msg_type": ["x"]}, "content": []})["msg_type"] == "malformed"
     assert well_formed({"header": {"msg_type": "execute_result"}, "content": {}})["content"]["execution_count"] is None
 
