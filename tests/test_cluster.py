@@ -246,8 +246,7 @@ def test_a_worker_killed_mid_batch(local, klass, cluster, tmp_path):
     out = tmp_path / "grades"
     batch = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", FC, str(klass), "--out", str(out),
                               "--json", *LIMITS, "--scheduler", cluster.address, "--insecure"], cwd=ROOT,
-                             env=env("client"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             env=env("client"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     victim = None
     try:
         with cluster.client() as c:
