@@ -46,11 +46,13 @@ def test_the_local_cluster_refuses_a_client_without_its_certificate():
         for attempt in (address, address.replace("tls://", "tcp://")):
             with pytest.raises((OSError, TimeoutError, TypeError, ValueError)):
                 Client(attempt, timeout=5, set_as_default=False)
-        http = client.scheduler_info()["services"].get("dashboard")  # Dask always starts one
-        for path in ("/health", "/json/identity.json", "/info/main/workers.html", "/status", "/proxy/1/x"):
-            with pytest.raises(urllib.error.HTTPError) as e:
-                urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=5)
-            assert e.value.code == 404, path
+        info = client.scheduler_info()
+        ports = [info["services"]["dashboard"]] + [w["services"]["dashboard"] for w in info["workers"].values()]
+        for port in ports:  # Dask always starts an HTTP server, on the scheduler and on each worker
+            for path in ("/health", "/metrics", "/json/identity.json", "/info/main/workers.html", "/proxy/1/x"):
+                with pytest.raises(urllib.error.HTTPError) as e:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
+                assert e.value.code == 404, (port, path)
 
 
 def test_a_plain_tcp_scheduler_needs_insecure(tmp_path):
