@@ -7,6 +7,9 @@
 - one malformed kernel message (a list for ``transient``, ``metadata`` or ``parent_header``, a string for
   ``execution_count`` or the date) made the notebook an error that blamed the grader; the kernel chose the
   cells' ``execution_count`` (a number of 300 digits can carry text into the feedback).
+
+The other two holes are tested where their kind is: two notebooks of one student in
+tests/test_batch_attacks.py, running statistics judged from a start of 1e8 in tests/mutants/a01_layers.py.
 """
 import json
 import os
@@ -182,3 +185,26 @@ def test_errors_print_no_escape_sequence(tmp_path, capsys):
     assert main(["grade", A.LAYERS, str(missing)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "no such file" in err and "nb?]0;PWNED??[2J.ipynb" in err
+
+
+def test_a_message_that_still_breaks_the_client_is_the_kernels_fault(monkeypatch):
+    """Unit: whatever a message still breaks in nbclient (here an AttributeError, which used to escape as a
+    grader's failure) stops the kernel with an event naming a malformed message; later cells are not run."""
+    import time
+
+    from nbgrader.preprocessors import Execute
+
+    from autograder.execute import SandboxedExecute
+
+    def broken(self, cell, resources, index):
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    monkeypatch.setattr(Execute, "preprocess_cell", broken)
+    ex = SandboxedExecute()
+    ex._events, ex._stopped, ex._count, ex.km = {}, "", 0, None
+    ex._deadline, ex._cell_timeout = time.monotonic() + 100, 30
+    cell, _ = ex.preprocess_cell(new_code_cell("1"), {}, 3)
+    assert ex._events[3][0] == "kernel died" and "malformed message" in ex._events[3][1], ex._events
+    assert cell.execution_count == 1 and ex._stopped
+    later, _ = ex.preprocess_cell(new_code_cell("2"), {}, 4)
+    assert ex._events[4][0] == "not run" and later.execution_count is None
