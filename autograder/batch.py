@@ -36,16 +36,17 @@ from autograder.submission import MAX_BYTES, grade_submission, max_score, sha256
 
 
 @contextmanager
-def _cluster(scheduler, workers, out):
-    """The batch's Dask client; an unreachable scheduler is a :class:`GradingError`."""
+def _cluster(scheduler, workers, out, security=None):
+    """The batch's Dask client; an unreachable scheduler, or one that would be reached without TLS
+    unasked, is a :class:`GradingError`."""
     from autograder.cluster import LOCAL
-    from wavenet.cluster import Unreachable, connect
+    from wavenet.cluster import Insecure, Unreachable, connect
 
     os.environ["AUTOGRADER_BATCH"] = str(out)  # marks every process of a local batch (not the kernels)
     try:
-        with connect(scheduler, workers=workers, config=LOCAL) as client:
+        with connect(scheduler, workers=workers, config=LOCAL, security=security) as client:
             yield client
-    except Unreachable as e:
+    except (Unreachable, Insecure) as e:
         raise GradingError(f"{e} (nothing was graded)") from None
 
 
@@ -68,12 +69,13 @@ def _file_in(out, assignment, student, path, data):
 
 
 def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=None, students=None, unsafe=False,
-              quiet=False, scheduler=None):
+              quiet=False, scheduler=None, security=None):
     """Grade every submission in ``folder`` (default ``out/submitted``) into the course directory ``out``
     (default: the repository's); return the records (one per student, sorted).
 
-    ``scheduler``: the address of a running Dask scheduler; ``None`` grades on a local cluster of
-    ``workers`` processes.
+    ``scheduler``: the address of a running Dask scheduler, reached with ``security``
+    (:func:`wavenet.cluster.client_security`); ``None`` grades on a local cluster of ``workers``
+    processes (TLS with its own certificate).
     """
     from autograder.kernel_input import key
     from autograder.limits import Limits
@@ -120,7 +122,7 @@ def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=
     with ExitStack() as stack:
         if todo:  # reach the cluster and check its workers before writing anything
             from autograder import cluster
-            client = stack.enter_context(_cluster(scheduler, workers, out))
+            client = stack.enter_context(_cluster(scheduler, workers, out, security))
             plugin, reports = cluster.check_workers(client, unsafe)
             stack.callback(cluster.remove_plugin, client, plugin)
             slots, failures, _ = cluster.settings(client)

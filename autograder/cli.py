@@ -16,10 +16,15 @@ GiB = 1024 ** 3
 
 
 def _table(result):
-    rows = [(t["id"], f"{t['points']:g}/{t['max_points']:g}", "pass" if t["passed"] else "FAIL", t["message"])
-            for t in result["tests"]]
+    """``grade``'s table. Messages quote the learner's lines and values, and the notebook's name is the
+    learner's: all pass through :func:`~autograder.students.printable`, so no escape sequence reaches the
+    terminal (as in ``grades.csv``)."""
+    from autograder.students import printable
+
+    rows = [(printable(t["id"]), f"{t['points']:g}/{t['max_points']:g}", "pass" if t["passed"] else "FAIL",
+             printable(t["message"])) for t in result["tests"]]
     w = max([len(r[0]) for r in rows] + [4])
-    lines = [f"{result['assignment']}: {result['notebook']}",
+    lines = [f"{printable(result['assignment'])}: {printable(str(result['notebook']))}",
              f"{'test':{w}s}  points  result  message"]
     lines += [f"{i:{w}s}  {p:>6s}  {s:6s}  {m}".rstrip() for i, p, s, m in rows]
     lines.append(f"score {result['score']:g} / {result['max_score']:g}")
@@ -114,9 +119,14 @@ def cmd_grade_all(args):
     from pathlib import Path
 
     from autograder.batch import grade_all
+    from wavenet.cluster import Insecure, from_arguments
+    try:
+        scheduler, security = from_arguments(args)
+    except Insecure as e:  # before anything is read or written
+        raise GradingError(str(e)) from None
     records = grade_all(args.assignment, args.folder, out=args.out, workers=args.workers, force=args.force,
                         limits=_limits(args), students=args.student, unsafe=args.unsafe,
-                        quiet=args.json and not sys.stderr.isatty(), scheduler=args.scheduler)
+                        quiet=args.json and not sys.stderr.isatty(), scheduler=scheduler, security=security)
     if args.json:
         print(json.dumps([{k: getattr(r, k) for k in ("student", "status", "score", "max_score", "reason")}
                           for r in records], indent=1))
@@ -153,9 +163,8 @@ def main(argv=None):
                                              "(default: the course directory's submitted/)")
     a.add_argument("--out", help="the nbgrader course directory the grades go into: its gradebook, autograded/, "
                                  "feedback/ and grades/<assignment>/ (default: this repository's, git-ignored)")
-    a.add_argument("--scheduler", metavar="ADDRESS",
-                   help="grade on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.1:8786); "
-                        "default: a local cluster of --workers processes")
+    from wavenet.cluster import add_arguments
+    add_arguments(a, "grade (default: on a local cluster of --workers processes)")
     a.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)),
                    help="parallel gradings on this machine without --scheduler (default: one per core)")
     a.add_argument("--json", action="store_true", help="print the results as a JSON list")
@@ -193,8 +202,15 @@ def main(argv=None):
     try:
         return args.fn(args)
     except GradingError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_lines(e)}", file=sys.stderr)
         return 2
     except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_lines(e)}", file=sys.stderr)
         return 1
+
+
+def _lines(error):
+    """An error's text, line by line through :func:`~autograder.students.printable`: it may quote a
+    submission (a file name, nbformat's complaint, nbgrader's log of a kernel's traceback)."""
+    from autograder.students import printable
+    return "\n".join(printable(line) for line in str(error).splitlines())

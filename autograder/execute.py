@@ -17,6 +17,14 @@ strangers' notebooks needs:
   updates (``update_display_data``, or a display reusing an earlier id) and
   widget messages are ignored, because nbclient would apply them to earlier
   cells' outputs, already judged or shown, and outside the cap.
+- every message is made well-formed before nbclient reads it (:func:`well_formed`:
+  a ``transient`` or ``metadata`` that is not a mapping is dropped, and so is
+  any ``execution_count``); an output that still is not valid nbformat is
+  dropped, and a message that still breaks the client stops the kernel: the
+  student's fault, with an event saying so, and the points of earlier cells kept;
+- a cell's ``execution_count`` is the grader's (1, 2, 3… in the order cells
+  ran, ``None`` for a cell not run), never the kernel's: a number a kernel
+  picks could carry hidden test text into the feedback.
 
 What happened is written into ``resources["autograder"]["events"]`` (cell
 index -> what), in the grader's process, where the kernel cannot forge it;
@@ -29,14 +37,16 @@ input folder and its socket folder, all in one short private folder that is
 removed when the notebook is done. Its path never depends on the course
 directory's: a unix socket's path must fit in 107 bytes.
 """
+import datetime
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import ValidationError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
@@ -64,6 +74,44 @@ def size(value):
         else:
             total += 8
     return total
+
+
+MALFORMED = ("malformed message", "the kernel sent a malformed message, which was dropped")
+STATES = ("busy", "idle", "starting")
+
+
+def well_formed(msg):
+    """``msg`` (a decoded kernel message) with every part nbclient reads unchecked of the type it assumes.
+
+    nbclient calls ``.get`` on ``parent_header`` and ``transient``, reads ``content["execution_state"]``
+    and ``header["date"].isoformat()``, and nbformat refuses an output whose ``metadata`` is not a mapping:
+    any of these, malformed by a hostile kernel, would raise in the grader. A part of the wrong type becomes
+    empty (a message without a parent belongs to no cell; a display without ``transient`` has no display
+    id), and a message of no known shape becomes type ``"malformed"``, which nbclient ignores. Every
+    ``execution_count`` becomes ``None``: the grader numbers cells itself."""
+    for part in ("header", "parent_header", "metadata", "content"):
+        if not isinstance(msg.get(part), dict):
+            msg[part] = {}
+    header, content = msg["header"], msg["content"]
+    if not isinstance(header.get("date"), datetime.datetime):
+        header["date"] = datetime.datetime.now(datetime.timezone.utc)
+    kind = header.get("msg_type")
+    if not isinstance(kind, str) or kind == "status" and content.get("execution_state") not in STATES:
+        kind = "malformed"
+    header["msg_type"] = msg["msg_type"] = kind
+    for key in ("transient", "metadata"):
+        if key in content and not isinstance(content[key], dict):
+            content[key] = {}
+    if "execution_count" in content or kind == "execute_result":
+        content["execution_count"] = None
+    return msg
+
+
+def checked(get_msg):
+    """A channel's ``get_msg`` whose messages pass through :func:`well_formed`."""
+    async def get(*args, **kwargs):
+        return well_formed(await ensure_async(get_msg(*args, **kwargs)))
+    return get
 
 
 def events(resources):
@@ -133,6 +181,8 @@ class SandboxedExecute(Execute):
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         self.km.lock()  # the kernel's sockets are bound: take their folder back
+        for channel in (kc.iopub_channel, kc.shell_channel):  # what nbclient reads of a cell's run
+            channel.get_msg = checked(channel.get_msg)
         self._watch_cpu()
         return kc
 
@@ -182,7 +232,7 @@ class SandboxedExecute(Execute):
         self._deadline = time.monotonic() + self.notebook_timeout
         self._stopped = ""  # why the remaining cells are not run
         self._cell_timeout = self.timeout
-        self._printed = self._records = 0
+        self._printed = self._records = self._count = 0
         self._cpu_done = threading.Event()
         self._cpu_spent = False
         self._index = self._timed_out = None
@@ -199,6 +249,15 @@ class SandboxedExecute(Execute):
     def _not_run(self, cell, index, why):
         self._events[index] = ("not run", why)
         cell.outputs = []
+        cell.execution_count = None
+
+    def _number(self, cell):
+        """Give a cell that ran the grader's count, on the cell and on its results (never the kernel's)."""
+        self._count += 1
+        cell.execution_count = self._count
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result":
+                out["execution_count"] = self._count
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -220,21 +279,27 @@ class SandboxedExecute(Execute):
             self._events[index] = ("timeout", f"this cell ran longer than {self.timeout} s and the kernel "
                                               "stopped responding")
             self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+            self._number(cell)
             return cell, resources
         except DeadKernelError:
             why = ("the submission's CPU time limit was reached" if self._cpu_spent
                    else "the kernel died (os._exit, a crash, or more memory than the limit)")
             self._events[index] = ("kernel died", why)
             self._stopped = f"{why} in an earlier cell"
+            self._number(cell)
             return cell, resources
-        except (RecursionError, ValueError, UnicodeError, MemoryError, KeyError, TypeError) as e:
-            # the kernel sent what the client cannot read (JSON nested 100,000 deep, bytes that are not UTF-8)
+        except (RecursionError, ValueError, UnicodeError, MemoryError, KeyError, TypeError, AttributeError,
+                IndexError, ValidationError) as e:
+            # the kernel sent what the client cannot read (JSON nested 100,000 deep, bytes that are not UTF-8,
+            # a message of a shape well_formed does not mend): the student's doing, not the grader's
             if self.km is not None and self.km.cgroup is not None:
                 self.km.cgroup.kill()
-            self._events[index] = ("kernel died", "the kernel sent a message the grader could not read "
+            self._events[index] = ("kernel died", "the kernel sent a malformed message the grader could not read "
                                                   f"({type(e).__name__}) and was stopped")
             self._stopped = "the kernel was stopped in an earlier cell"
+            self._number(cell)
             return cell, resources
+        self._number(cell)
         if self._timed_out == index:
             budget = time.monotonic() >= self._deadline
             self._events[index] = ("timeout", f"the notebook's time limit ({self.notebook_timeout} s) was reached "
@@ -280,7 +345,7 @@ class SandboxedExecute(Execute):
             self._seen[cell_index] = self._records  # the judge says how many there were, not how many were kept
             if self._records > self.RECORDS_KEPT or size(data[MIME]) > 2 * MAX_BYTES:
                 return None
-            return super().output(outs, msg, display_id, cell_index)
+            return self._append(outs, msg, display_id, cell_index)
         n = self.OUTPUT_COST + sum(map(size, (content.get("text"), data, content.get("metadata"))))
         self._printed += n
         if self._printed > self.max_output_bytes:
@@ -289,4 +354,13 @@ class SandboxedExecute(Execute):
                                        text=f"\n... output truncated by the grader (over {self.max_output_bytes} bytes) ...\n"))
                 self._events.setdefault(cell_index, ("output cut", f"printed more than {self.max_output_bytes} bytes"))
             return None
-        return super().output(outs, msg, display_id, cell_index)
+        return self._append(outs, msg, display_id, cell_index)
+
+    def _append(self, outs, msg, display_id, cell_index):
+        """nbclient's ``output``, except that an output nbformat refuses is dropped (with an event), not a
+        grader's error: the kernel sent it."""
+        try:
+            return super().output(outs, msg, display_id, cell_index)
+        except (ValidationError, ValueError, KeyError, TypeError, AttributeError):
+            self._events.setdefault(cell_index, MALFORMED)
+            return None

@@ -1,7 +1,8 @@
 """Finding the students of a class in a folder: one notebook each, or why there is none.
 
-Two layouts: ``DIR/<student>.ipynb`` (any other file of a student is graded
-if it is a notebook), or nbgrader's ``DIR/submitted/<student>/<assignment>/``.
+Two layouts: ``DIR/<student>.ipynb`` (or a student's one other file, graded
+if it is a notebook; two candidates of one student are refused), or nbgrader's
+``DIR/submitted/<student>/<assignment>/``.
 
 The folder is written by students, so nothing in it is trusted: a link is
 never followed (a link to another student's notebook would get that grade, a
@@ -90,23 +91,39 @@ def _nbgrader(assignment, dirs):
 
 def _flat(folder):
     """``{raw student: (path or None, note)}`` from ``folder/<student>.<anything>``."""
-    found = {}
+    files = {}
     for p in sorted(folder.iterdir()):
-        kind = what(p)
-        if p.name.startswith((".", "_")) or kind == "a folder":
+        if p.name.startswith((".", "_")) or what(p) == "a folder":
             continue
-        student = p.name.split(".")[0]
-        if student in found and found[student][0] is not None and found[student][0].suffix == ".ipynb":
-            continue  # student.ipynb wins over student.txt
-        found[student] = (None, _not_a_file(p, kind)) if kind else (p, "")
-    return found
+        files.setdefault(p.name.split(".")[0], []).append(p)
+    return {student: _one_of(student, ps) for student, ps in files.items()}
+
+
+def _one_of(student, paths):
+    """``(path or None, note)``: which of the files named ``student.*`` is the student's notebook.
+
+    Exactly one ``.ipynb`` (the others are ignored, and the note says so), or one file alone. Any other
+    choice would be a guess: ``bob.0.ipynb`` next to ``bob.ipynb`` (say, put there by someone else) must not
+    silently decide bob's grade, so two candidates are refused, naming both."""
+    notebooks = [p for p in paths if p.name.endswith(".ipynb")]
+    candidates = notebooks or paths
+    names = ", ".join(printable(p.name) for p in paths)
+    if len(candidates) > 1:
+        return None, (f"several files are {printable(student)}'s ({names}), so none was graded: hand in one "
+                      f"notebook named {printable(student)}.ipynb")
+    pick = candidates[0]
+    if kind := what(pick):
+        return None, _not_a_file(pick, kind)
+    others = [printable(p.name) for p in paths if p != pick]
+    return pick, (f"graded {printable(pick.name)}; ignored {', '.join(others)}" if others else "")
 
 
 def discover(assignment, folder):
     """``[(student, path or None, note)]``: one entry per student in ``folder``, sorted by name.
 
-    Accepts ``folder/<student>.ipynb`` (any other file of a student is graded if it
-    is a notebook), nbgrader's ``folder/submitted/<student>/<assignment>/``, or the
+    Accepts ``folder/<student>.ipynb`` (or a student's one other file, graded if it
+    is a notebook; two ``.ipynb`` files of one student, or two other files, are
+    refused), nbgrader's ``folder/submitted/<student>/<assignment>/``, or the
     ``submitted`` folder itself. Hidden files and folders are ignored. A path is
     given only for a regular file reached without a link; otherwise the note says why
     there is none.

@@ -269,7 +269,8 @@ def test_discover_layouts(tmp_path):
     flat.mkdir()
     for name in ("amy.ipynb", "amy.txt", "ben.txt", ".hidden.ipynb"):
         (flat / name).write_text("{}")
-    assert [(s, p.name, n) for s, p, n in discover(FC, flat)] == [("amy", "amy.ipynb", ""), ("ben", "ben.txt", "")]
+    assert [(s, p.name, n) for s, p, n in discover(FC, flat)] == [
+        ("amy", "amy.ipynb", "graded amy.ipynb; ignored amy.txt"), ("ben", "ben.txt", "")]
     sub = tmp_path / "course" / "submitted"
     for student, files in {"amy": [f"{FC}.ipynb"], "ben": ["mine.ipynb"], "cy": ["a.ipynb", "b.ipynb"], "di": []}.items():
         (sub / student / FC).mkdir(parents=True)

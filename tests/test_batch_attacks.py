@@ -8,7 +8,9 @@ holes 5, 5b, 6 and 7, taken over from ``tests/test_attacks_extra.py``).
 - HOLE 6: a student's name (a file or folder name) that a spreadsheet runs as a formula is text in
   ``grades.csv``, as OWASP recommends (a leading ``'`` for cells starting with ``= + - @``, tab or CR);
 - HOLE 7: a student named like the grader's own folders (``course``) or with escape sequences in the name
-  does not stop the batch, and the escapes never reach the teacher's terminal.
+  does not stop the batch, and the escapes never reach the teacher's terminal;
+- issue 18, hole 2: ``bob.0.ipynb`` next to ``bob.ipynb`` (both student ``bob``) does not silently decide
+  bob's grade: two notebooks of one student are refused, naming both.
 
 Most of it is discovery and CSV code, tested directly and quickly. One module fixture runs the real
 ``grade-all`` once on a flat class where no file needs a kernel (every notebook is empty or a link), and
@@ -85,6 +87,8 @@ def flat(tmp_path_factory):
     for name in ("course", "results", "zoe", ESC, FORMULA):
         (folder / f"{name}.ipynb").write_bytes(b"")  # empty: not graded, no kernel needed
     (folder / "l_link_to_honest.ipynb").symlink_to("z_honest.ipynb")
+    (folder / "bob.ipynb").write_bytes(b"")  # bob's own (empty), and a full solution under a name bob's too:
+    (folder / "bob.0.ipynb").write_bytes(S.dumps(S.solved(FC)))  # refused unread, so no kernel
     (folder / "l_link_to_secret.ipynb").symlink_to(secret)
     (folder / "l_link_to_zero.ipynb").symlink_to("/dev/zero")
     os.mkfifo(folder / "f_fifo.ipynb")
@@ -131,6 +135,29 @@ def test_names_cannot_stop_the_batch_or_reach_the_terminal(flat):
     assert b"\x1b" not in proc.stderr + proc.stdout, "a file name's escape sequences reach the terminal"
     listed = [r["student"] for r in json.loads(proc.stdout)]
     assert sorted(listed) == sorted(records), "a student without a record, or one listed twice"
+
+
+@pytest.mark.sandbox
+def test_two_notebooks_of_one_student_are_refused(flat):
+    """Issue 18, hole 2: bob.0.ipynb next to bob.ipynb: bob gets an error naming both files, no grade."""
+    proc, records, _ = flat
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    rec = records["bob"]
+    assert (rec["status"], rec["score"], rec["sha256"]) == ("error", 0.0, None), rec
+    assert "several files are bob's (bob.0.ipynb, bob.ipynb)" in rec["reason"], rec["reason"]
+    assert [r["student"] for r in json.loads(proc.stdout)].count("bob") == 1
+
+
+def test_one_notebook_among_other_files_is_graded_with_a_note(tmp_path):
+    """Issue 18, hole 2: one .ipynb among a student's other files is the one graded, and the note names the
+    others; two non-notebooks without a notebook are refused like two notebooks."""
+    for name in ("amy.ipynb", "amy.txt", "amy.0.txt", "cy.0.txt", "cy.txt", "di.ipynb", "di.1.ipynb", "di.txt"):
+        (tmp_path / name).write_text("{}")
+    got = {s: (p and p.name, n) for s, p, n in discover(FC, tmp_path)}
+    assert got["amy"] == ("amy.ipynb", "graded amy.ipynb; ignored amy.0.txt, amy.txt")
+    assert got["cy"] == (None, "several files are cy's (cy.0.txt, cy.txt), so none was graded: hand in one "
+                               "notebook named cy.ipynb")
+    assert got["di"][0] is None and "(di.1.ipynb, di.ipynb, di.txt)" in got["di"][1]
 
 
 @pytest.mark.sandbox

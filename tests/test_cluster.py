@@ -1,7 +1,9 @@
 """Grading a class on a real Dask cluster on this machine, with the same grades as one machine.
 
 A module fixture starts, from the command line, ``dask scheduler`` and two
-``dask worker`` processes (one thread each) on 127.0.0.1; every process it
+``dask worker`` processes (one thread each) on 127.0.0.1, over plain TCP (so
+``grade-all`` is given ``--insecure``; the local cluster's TLS is
+tests/test_attacks_red2.py's); every process it
 starts is stopped by its own id at the end, and the test checks that nothing
 they started (workers, fork servers, graders, kernels) is left. The class is
 small and quick: correct, broken and hostile notebooks of
@@ -168,7 +170,7 @@ def cluster(tmp_path_factory):
 def test_cluster_grades_like_one_machine(local, klass, cluster, tmp_path):
     """Every student gets on the cluster exactly what the local run gave: status, score, each test's points
     and message (the seed comes with the task, so it does not depend on the worker)."""
-    on_cluster = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address)
+    on_cluster = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address, "--insecure")
     assert set(local) == set(on_cluster) == set(CLASS)
     for s in CLASS:
         assert on_cluster[s] == local[s], s
@@ -188,7 +190,7 @@ def test_a_worker_with_other_code_is_refused(cluster, tmp_path, klass):
     stray = cluster.worker(cwd=copy, PYTHONPATH=str(copy))
     try:
         cluster.wait_for(3)
-        proc = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address, ok=False)
+        proc = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address, "--insecure", ok=False)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert "cannot grade this batch" in proc.stderr and "course" in proc.stderr and "commit" in proc.stderr
         assert proc.stderr.count("tcp://") == 1, f"only the stray worker is refused:\n{proc.stderr}"
@@ -207,12 +209,13 @@ def test_a_worker_without_a_sandbox_is_refused_unless_unsafe(local, cluster, tmp
     stray = cluster.worker(PATH=f"{bin_}:{Path(sys.executable).parent}")
     try:
         cluster.wait_for(3)
-        proc = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address, ok=False)
+        proc = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address, "--insecure", ok=False)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert "cannot grade this batch" in proc.stderr and "no sandbox (bubblewrap is not installed" in proc.stderr
         assert proc.stderr.count("tcp://") == 1, f"only the stray worker is refused:\n{proc.stderr}"
         assert not (tmp_path / "grades").exists(), "something was written before the refusal"
-        got = grade_all(klass, tmp_path / "unsafe", "--scheduler", cluster.address, "--unsafe", "--student", "erin")
+        got = grade_all(klass, tmp_path / "unsafe", "--scheduler", cluster.address, "--insecure", "--unsafe",
+                        "--student", "erin")
         assert got == {"erin": local["erin"]}, got  # empty: no kernel, so the --unsafe run stays cheap
     finally:
         cluster.stop(stray)
@@ -226,7 +229,7 @@ def test_a_submission_that_kills_workers_is_given_up(local, cluster, klass, tmp_
     folder.mkdir()
     shutil.copy(klass / "bob.ipynb", folder / "bob.ipynb")
     shutil.copy(klass / "alice.ipynb", folder / "poison.ipynb")  # tests/poison_worker.py kills on this name
-    got = grade_all(folder, tmp_path / "grades", "--scheduler", cluster.address)
+    got = grade_all(folder, tmp_path / "grades", "--scheduler", cluster.address, "--insecure")
     assert got["bob"] == local["bob"]
     assert got["poison"][0] == "error"
     reason = json.loads((results_dir(tmp_path / "grades") / "poison.json").read_text())["reason"]
@@ -241,8 +244,8 @@ def test_a_worker_killed_mid_batch(local, klass, cluster, tmp_path):
 
     out = tmp_path / "grades"
     batch = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", FC, str(klass), "--out", str(out),
-                              "--json", *LIMITS, "--scheduler", cluster.address], cwd=ROOT, env=env("client"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              "--json", *LIMITS, "--scheduler", cluster.address, "--insecure"], cwd=ROOT,
+                             env=env("client"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     victim = None
     try:
         with cluster.client() as c:
@@ -279,7 +282,7 @@ def test_unreachable_scheduler_is_a_clear_error(klass, tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = grade_all(klass, tmp_path / "grades", "--scheduler", f"tcp://127.0.0.1:{port}", ok=False)
+    proc = grade_all(klass, tmp_path / "grades", "--scheduler", f"tcp://127.0.0.1:{port}", "--insecure", ok=False)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "no Dask scheduler answered" in proc.stderr and "nothing was graded" in proc.stderr
     assert not (tmp_path / "grades").exists()

@@ -40,8 +40,10 @@ def _train(cfg, fast):
     return record
 
 
-def run_all(cfgs, scheduler=None, workers=1, log=print):
-    """Train every config on Dask; write and return their records, sorted by val loss."""
+def run_all(cfgs, scheduler=None, workers=1, log=print, security=None):
+    """Train every config on Dask; write and return their records, sorted by val loss.
+
+    ``scheduler`` is reached with ``security`` (:func:`wavenet.cluster.client_security`)."""
     from distributed import as_completed
 
     from wavenet import config, results
@@ -49,7 +51,7 @@ def run_all(cfgs, scheduler=None, workers=1, log=print):
     from wavenet.experiment import runs_dir
 
     records = []
-    with connect(scheduler, workers=workers) as client:
+    with connect(scheduler, workers=workers, security=security) as client:
         futures = [client.submit(_train, cfg, config.FAST, key=f"run-{cfg.run_name()}", pure=False) for cfg in cfgs]
         for fut, record in as_completed(futures, with_results=True, loop=client.loop):
             record["path"] = str(results.save(record["name"], record, runs_dir()))  # as experiment.run saves

@@ -297,7 +297,8 @@ def main(argv=None):
     p.add_argument("--grid", action="append", default=[], metavar="FLAG=V1,V2,...",
                    help="an axis of the grid; repeat for more axes")
     p.add_argument("--prefix", default="sweep", help="run names start with this")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="train the runs on this Dask cluster (wavenet.cluster_runs)")
+    from wavenet.cluster import add_arguments
+    add_arguments(p, "train the runs (wavenet.cluster_runs)")
     p.add_argument("--workers", type=int, default=0, help="train the runs on a local Dask cluster of N processes")
     p = sub.add_parser("plot", help="train/val curves of runs into a PNG")
     p.add_argument("runs", nargs="+", help="run names, globs (quote them) or paths to records")
@@ -316,8 +317,14 @@ def main(argv=None):
         else:
             grid = parse_grid(args.grid) if args.grid else [{}]
             if args.scheduler or args.workers:
+                from wavenet.cluster import Insecure, from_arguments
                 from wavenet.cluster_runs import run_all
-                recs = run_all(grid_configs(cfg, grid, args.prefix), args.scheduler, workers=args.workers)
+                try:
+                    scheduler, security = from_arguments(args)
+                except Insecure as e:
+                    parser.error(str(e))
+                recs = run_all(grid_configs(cfg, grid, args.prefix), scheduler, workers=args.workers,
+                               security=security)
             else:
                 recs = sweep(cfg, grid, prefix=args.prefix)
             print(table(recs))

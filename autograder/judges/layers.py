@@ -52,7 +52,7 @@ def train_output(inp, d, ndim):
 def running_stats(inp, d, ndim):
     C = inp["C"]
     dims = bn_dims(ndim)
-    for run, rec in zip(inp["runs"], d.subs("runs", len(inp["runs"]))):
+    for run, start, rec in zip(inp["runs"], inp["starts"], d.subs("runs", len(inp["runs"]))):
         momentum = run["kwargs"].get("momentum", 0.1)
         what = call_name("BatchNorm1d", C, **run["kwargs"])
         seen = rec.list("stats", len(run["batches"]) + 1)
@@ -64,8 +64,13 @@ def running_stats(inp, d, ndim):
                 if t.numel() != C:
                     when = f" after {k} training step(s)" if k else ""
                     fail(count_message(what, name, t.numel(), C, when))
-        # torch's BatchNorm1d from the learner's own start (whether the start is right is batchnorm_init's test)
-        want = bn_running(run["batches"], 1e-5, momentum, seen[0][0], seen[0][1])
+        # torch's BatchNorm1d from the grader's start, which the probe wrote into the learner's tensors: never
+        # from the learner's own (one of 1e8 would hide in the tolerance an update that ignores the batch)
+        for i, (name, key) in enumerate((("running_mean", "mean"), ("running_var", "var"))):
+            if not close(seen[0][i].reshape(-1), start[key]):
+                fail(f"{what}.{name} did not keep the values written into it before training: keep the "
+                     "running statistics in the tensors running_mean and running_var")
+        want = bn_running(run["batches"], 1e-5, momentum, start["mean"], start["var"])
         for k, (x, got, ref) in enumerate(zip(run["batches"], seen[1:], want), start=1):
             before = seen[k - 1]
             for i, name in enumerate(("running_mean", "running_var")):

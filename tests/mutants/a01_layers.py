@@ -12,6 +12,10 @@ BN_UPDATE = """            with torch.no_grad():  # the running averages must no
                 self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * xmean
                 self.running_var = (1 - self.momentum) * self.running_var + self.momentum * xvar"""
 
+BN_NO_BATCH = """            with torch.no_grad():
+                self.running_mean = (1 - self.momentum) * self.running_mean
+                self.running_var = (1 - self.momentum) * self.running_var + self.momentum"""
+
 MUTANTS = [
     # ---- Linear
     m("linear_torch_layout", "weight stored (fan_out, fan_in) as torch.nn.Linear does, x @ weight.T",
@@ -44,6 +48,13 @@ MUTANTS = [
     m("bn_stats_never_updated", "running statistics never updated",
       {"test_batchnorm_running_stats": "did not change in a training step"},
       patches={"BatchNorm1d": [(BN_UPDATE, "            pass")]}),
+    m("bn_stats_huge_start_no_batch", "running statistics start at 1e8 and decay without the batch: judged from "
+      "its own start, the batch's share was lost in a relative tolerance (issue 18, hole 5)",
+      {"test_batchnorm_init": "should start as torch.zeros",
+       "test_batchnorm_running_stats": "differs from torch.nn.BatchNorm1d's"},
+      patches={"BatchNorm1d": [("self.running_mean = torch.zeros(dim)", "self.running_mean = torch.full((dim,), 1e8)"),
+                               ("self.running_var = torch.ones(dim)", "self.running_var = torch.full((dim,), 1e8)"),
+                               (BN_UPDATE, BN_NO_BATCH)]}),
     m("bn_eval_uses_batch_stats", "eval mode normalises with the batch statistics",
       {"test_batchnorm_eval": "batch's own statistics"},
       patches={"BatchNorm1d": [("        if self.training:\n            xmean", "        if True:\n            xmean")]}),
