@@ -167,14 +167,27 @@ def cluster(tmp_path_factory):
     assert not left, f"processes of the test cluster outlived it: {[cmdline(p) for p in left]}"
 
 
-def test_cluster_grades_like_one_machine(local, klass, cluster, tmp_path):
+def test_cluster_grades_like_one_machine(local, klass, cluster, tmp_path, fc_graded):
     """Every student gets on the cluster exactly what the local run gave: status, score, each test's points
-    and message (the seed comes with the task, so it does not depend on the worker)."""
+    and message (the seed comes with the task, so it does not depend on the worker), and the same rows in the
+    course's nbgrader gradebook."""
+    fc_out = fc_graded[1]
     on_cluster = grade_all(klass, tmp_path / "grades", "--scheduler", cluster.address, "--insecure")
     assert set(local) == set(on_cluster) == set(CLASS)
     for s in CLASS:
         assert on_cluster[s] == local[s], s
     assert local["alice"][:2] == ("graded", 7.0) and local["dave"][0] == "error", "the class is not what it seems"
+    assert gradebook_rows(tmp_path / "grades") == gradebook_rows(fc_out), "the gradebooks differ"
+
+
+def gradebook_rows(out):
+    """``{(student, cell): (auto score, manual score, needs manual grade)}`` of ``CLASS`` in a course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(gradebook_url(out)) as gb:
+        return {(sub.student.id, g.name): (g.auto_score, g.manual_score, g.needs_manual_grade)
+                for sub in gb.assignment_submissions(FC) if sub.student.id in CLASS
+                for nb in sub.notebooks for g in nb.grades}
 
 
 def test_a_worker_with_other_code_is_refused(cluster, tmp_path, klass):

@@ -28,26 +28,25 @@ import pytest
 
 import attacks as A
 from autograder.assignments import ROOT, graded_cells, nbgrader_meta, read_notebook, source_path
-from autograder.sandbox import mode
 from batch_cli import grades_csv, gradebook_url
 from submissions import solved
 
-KIND, WHY = mode()
-pytestmark = pytest.mark.skipif(KIND is None, reason=f"no sandbox here: {WHY}")
 ASSIGNMENT = A.LAYERS
 COURSE_ID = "wavenet-test"
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 ENV = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            **{A.SECRET_VAR: A.SECRET})
 # the course's nbgrader_config.py, as an instructor writes it: the course's pipeline, then their own settings
-CONFIG = '''import sys
+CONFIG = '''import os
+import sys
 sys.path.insert(0, {repo!r})
 from autograder.course import configure
 from autograder.limits import GiB, Limits, MiB
 
 c = get_config()
-configure(c, root={root!r}, limits=Limits(cell_timeout=40, notebook_timeout=150, processes=128, disk=96 * MiB,
-                                         cpu_seconds=12, memory=GiB))
+configure(c, root=os.path.dirname(os.path.abspath(__file__)),
+          limits=Limits(cell_timeout=40, notebook_timeout=150, processes=128, disk=96 * MiB, cpu_seconds=12,
+                        memory=GiB))
 c.CourseDirectory.course_id = {course_id!r}
 c.Exchange.root = {exchange!r}
 c.LateSubmissionPlugin.penalty_method = "zero"
@@ -66,7 +65,7 @@ def nbgrader(*args, cwd, ok=True, timeout=1200):
 
 def make_course(root, exchange):
     root.mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text(CONFIG.format(repo=str(ROOT), root=str(root), course_id=COURSE_ID,
+    (root / "nbgrader_config.py").write_text(CONFIG.format(repo=str(ROOT), course_id=COURSE_ID,
                                                            exchange=str(exchange)))
     nbgrader("generate_assignment", ASSIGNMENT, cwd=root)
     due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
@@ -142,6 +141,7 @@ def course(tmp_path_factory):
             "canary_sha": canary_sha, "records": {r["student"]: r for r in json.loads(proc.stdout)}}
 
 
+@pytest.mark.sandbox
 def test_plain_nbgrader_autograde_uses_the_judge(course):
     """`nbgrader autograde` in the course directory: the honest solution gets every point, the empty release,
     the `check = lambda` notebook and the input transformer none; the late one loses everything (penalty zero)."""
@@ -154,6 +154,7 @@ def test_plain_nbgrader_autograde_uses_the_judge(course):
     assert float(got[LATE]["score"]) == 0
 
 
+@pytest.mark.sandbox
 def test_grade_all_gives_the_same_points_test_by_test(course):
     """grade-all on the same collected folder fills its course's gradebook with the same points, cell by cell,
     and its records and grades.csv agree with `nbgrader export` (late penalty included)."""
@@ -167,6 +168,7 @@ def test_grade_all_gives_the_same_points_test_by_test(course):
     assert float(rows[LATE]["late_penalty"]) == float(exported[LATE]["late_submission_penalty"]) > 0
 
 
+@pytest.mark.sandbox
 def test_every_attack_scores_nothing_through_plain_nbgrader(course):
     """Each attack on exercise 1 of tests/attacks, graded by plain `nbgrader autograde`, scores no more than the
     empty exercise (0), and the canary outside the kernel is unchanged."""
@@ -177,6 +179,7 @@ def test_every_attack_scores_nothing_through_plain_nbgrader(course):
     assert hashlib.sha256(course["canary"].read_bytes()).hexdigest() == course["canary_sha"]
 
 
+@pytest.mark.sandbox
 def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
     """grade-all leaves nbgrader's feedback pages in place: `nbgrader release_feedback` sends them to the
     exchange, and `fetch_feedback` gives the student the page, with no hidden test in it."""
@@ -195,6 +198,7 @@ def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
         assert line not in text
 
 
+@pytest.mark.sandbox
 def test_a_manual_grade_reaches_grades_csv_and_export(course, tmp_path):
     """A grader's manual score (what formgrader saves) is kept by a later grade-all run and shows in
     grades.csv and `nbgrader export` alike."""
@@ -230,6 +234,7 @@ def test_hidden_tests_fail_closed_outside_a_judged_run():
             check(name, Linear)
 
 
+@pytest.mark.sandbox
 def test_plain_nbgrader_without_the_course_pipeline_gives_no_hidden_points(tmp_path):
     """A course set up by hand, with nbgrader's default pipeline (the test cells run in the student's own
     kernel): the solution, hidden tests restored, gets the visible tests' points and none of the hidden ones."""
