@@ -1,8 +1,12 @@
 """Finding the students of a class in a folder: one notebook each, or why there is none.
 
-Two layouts: ``DIR/<student>.ipynb`` (or a student's one other file, graded
-if it is a notebook; two candidates of one student are refused), or nbgrader's
-``DIR/submitted/<student>/<assignment>/``.
+Four layouts: ``DIR/<student>.ipynb`` (or a student's one other file, graded
+if it is a notebook; two candidates of one student are refused), nbgrader's
+``DIR/submitted/<student>/<assignment>/``, and the downloads of Moodle (a
+folder per student, ``<Full Name>_<participant id>_assignsubmission_file_/``)
+and Canvas (flat files ``<name>[_LATE]_<user id>_<submission id>_<file>``),
+whose LMS ids become the students' ids, their names kept in the note. A folder
+where none of these finds a student is an error that lists what it holds.
 
 The folder is written by students, so nothing in it is trusted: a link is
 never followed (a link to another student's notebook would get that grade, a
@@ -13,6 +17,7 @@ grader writes it (a file name, a CSV cell, a gradebook row, a terminal line)
 is replaced by a safe one, with a note naming the original.
 """
 import hashlib
+import re
 import stat
 from pathlib import Path
 
@@ -58,6 +63,24 @@ def _not_a_file(path, kind):
     return f"{printable(path.name)} is {kind}, not a notebook file: hand in the .ipynb file itself"
 
 
+def _pick(assignment, adir):
+    """``(path or None, note)``: the notebook of one student's folder ``adir`` (``<assignment>.ipynb``, or its
+    only notebook)."""
+    nbs = sorted(p for p in adir.glob("*.ipynb") if not p.name.startswith("."))
+    want = adir / f"{assignment}.ipynb"
+    pick = want if want in nbs else nbs[0] if len(nbs) == 1 else None
+    if pick is not None and what(pick):
+        return None, _not_a_file(pick, what(pick))
+    if pick == want:
+        return want, ""
+    if pick is not None:
+        return pick, f"the notebook was named {printable(pick.name)}, not {want.name}"
+    if not nbs:
+        return None, f"no notebook in {printable(str(adir))} (expected {want.name})"
+    return None, (f"several notebooks in {printable(str(adir))} and none named {want.name}: "
+                  f"{', '.join(printable(p.name) for p in nbs)}")
+
+
 def _nbgrader(assignment, dirs):
     """``{raw student: (path or None, note)}`` from nbgrader's ``submitted/<student>/<assignment>/``."""
     found = {}
@@ -72,20 +95,40 @@ def _nbgrader(assignment, dirs):
             found[d.name] = (None, f"no {assignment}/ folder in {printable(str(d))}: nothing handed in for this "
                                    "assignment")
             continue
-        nbs = sorted(p for p in adir.glob("*.ipynb") if not p.name.startswith("."))
-        want = adir / f"{assignment}.ipynb"
-        pick = want if want in nbs else nbs[0] if len(nbs) == 1 else None
-        if pick is not None and what(pick):
-            found[d.name] = (None, _not_a_file(pick, what(pick)))
-        elif pick == want:
-            found[d.name] = (want, "")
-        elif pick is not None:
-            found[d.name] = (pick, f"the notebook was named {printable(pick.name)}, not {want.name}")
-        elif not nbs:
-            found[d.name] = (None, f"no notebook in {printable(str(adir))} (expected {want.name})")
-        else:
-            found[d.name] = (None, f"several notebooks in {printable(str(adir))} and none named {want.name}: "
-                                   f"{', '.join(printable(p.name) for p in nbs)}")
+        found[d.name] = _pick(assignment, adir)
+    return found
+
+
+# Moodle's "Download all submissions", unzipped: a folder per student, "<Full Name>_<participant id>_assignsubmission_file_"
+MOODLE = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_[a-z]+_?$")
+# Canvas's "Download submissions", unzipped: flat files "<name>[_LATE]_<user id>_<submission id>_<file name>"
+CANVAS = re.compile(r"^(?P<name>[a-z0-9-]+)(?P<late>_LATE)?_(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
+
+
+def _moodle(assignment, dirs):
+    """``{participant id: (path or None, note)}`` from Moodle's folders; the note names the student."""
+    found = {}
+    for d in sorted(dirs):
+        m = MOODLE.match(d.name)
+        note = f"Moodle: {printable(m['name'])} (participant {m['id']})"
+        path, why = (None, f"{printable(d.name)} is a link, not a folder") if what(d) == "a link" else \
+            _pick(assignment, d)
+        found[m["id"]] = (path, "; ".join(x for x in (note, why) if x))
+    return found
+
+
+def _canvas(files):
+    """``{Canvas user id: (path or None, note)}`` from Canvas's flat files; the note names the student and says
+    when Canvas marked the submission late."""
+    by_id = {}
+    for p in files:
+        by_id.setdefault(CANVAS.match(p.name)["id"], []).append(p)
+    found = {}
+    for uid, paths in sorted(by_id.items()):
+        m = CANVAS.match(paths[0].name)
+        path, why = _one_of(uid, paths)
+        late = "; Canvas marked it late" if any(CANVAS.match(p.name)["late"] for p in paths) else ""
+        found[uid] = (path, f"Canvas: {printable(m['name'])} (user {uid}){late}" + (f"; {why}" if why else ""))
     return found
 
 
@@ -133,10 +176,20 @@ def discover(assignment, folder):
         raise GradingError(f"no such folder: {folder}")
     sub = folder / "submitted" if (folder / "submitted").is_dir() else folder
     dirs = [d for d in sub.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))]
+    files = [p for p in folder.iterdir() if not p.name.startswith((".", "_")) and what(p) != "a folder"]
     if dirs and any((d / assignment).is_dir() for d in dirs):
         found = _nbgrader(assignment, dirs)
+    elif dirs and all(MOODLE.match(d.name) for d in dirs):
+        found = _moodle(assignment, dirs)
+    elif files and all(CANVAS.match(p.name) for p in files):
+        found = _canvas(files)
     else:
         found = _flat(folder)
+    if not found:
+        seen = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+        listing = ", ".join(printable(n) for n in seen[:20]) + (" ..." if len(seen) > 20 else "") or "nothing"
+        raise GradingError(f"no submissions found in {folder}: expected <student>.ipynb files, nbgrader's "
+                           f"submitted/<student>/{assignment}/, or a Moodle or Canvas download; it holds {listing}")
     out = {}
     for raw, (path, note) in found.items():
         name, renamed = student_name(raw)
