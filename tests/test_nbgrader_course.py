@@ -19,8 +19,12 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -198,18 +202,85 @@ def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
         assert line not in text
 
 
+class Formgrader:
+    """nbgrader's formgrader (a Jupyter server with its extension) on a course directory, as a grader uses it."""
+
+    def __init__(self, root):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}",
+                "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+                f"--ServerApp.root_dir={root}"] + (["--allow-root"] if os.geteuid() == 0 else [])
+        self.proc = subprocess.Popen(args, cwd=root, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 90
+        while self.get("/api/status")[0] != 200:
+            assert self.proc.poll() is None and time.time() < deadline, "formgrader's server did not start"
+            time.sleep(0.5)
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def call(self, method, path, body=None):
+        req = urllib.request.Request(self.base + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+        except urllib.error.URLError:
+            return None, ""
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 @pytest.mark.sandbox
-def test_a_manual_grade_reaches_grades_csv_and_export(course, tmp_path):
-    """A grader's manual score (what formgrader saves) is kept by a later grade-all run and shows in
-    grades.csv and `nbgrader export` alike."""
+@pytest.mark.browser
+def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_output(course, tmp_path):
+    """Formgrader on grade-all's course: the submissions list shows the students, a submission opens as the
+    judged notebook (the grader's verdicts in its test cells; a screenshot is kept), its Autograde button grades
+    with the course's pipeline, and a manual score and comment saved through formgrader's API reach
+    grades.csv, `nbgrader export` and the feedback page."""
     from nbgrader.api import Gradebook
+
+    from needs import chromium_path
+    from test_book_render import CHROMIUM_FLAGS, SHOTS
 
     batch = tmp_path / "batch"
     shutil.copytree(course["batch"], batch)
     with Gradebook(gradebook_url(batch)) as gb:
-        grade = gb.find_grade("test_tanh", ASSIGNMENT, ASSIGNMENT, "honest")
-        grade.manual_score = 0.0
-        gb.db.commit()
+        empty_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "empty").id
+        honest_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "honest").id
+    fg = Formgrader(batch)
+    try:
+        status, listing = fg.get(f"/formgrader/api/submissions/{ASSIGNMENT}")
+        assert status == 200 and {s["student"] for s in json.loads(listing)} >= set(course["records"]), listing[:500]
+        status, page = fg.get(f"/formgrader/submissions/{empty_id}/")
+        assert status == 200 and "CheckFailed" in page and "NotImplementedError" in page, page[:500]
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shot = SHOTS / "formgrader-submission.png"
+        subprocess.run([chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                        "--window-size=1280,2000", "--virtual-time-budget=15000", f"--screenshot={shot}",
+                        f"{fg.base}/formgrader/submissions/{empty_id}/"], capture_output=True, timeout=180)
+        assert shot.is_file() and shot.stat().st_size > 10_000, "no screenshot of the submission"
+        # formgrader's Autograde button: the course's pipeline too (the lambda check scores nothing)
+        status, result = fg.call("POST", f"/formgrader/api/submission/{ASSIGNMENT}/lambda_check/autograde", {})
+        assert status == 200 and json.loads(result)["success"], result[-2000:]
+        with Gradebook(gradebook_url(batch)) as gb:
+            assert gb.find_submission(ASSIGNMENT, "lambda_check").score == 0
+        grades = {g["name"]: g for g in json.loads(fg.get(f"/formgrader/api/grades?submission_id={honest_id}")[1])}
+        status, _ = fg.call("PUT", f"/formgrader/api/grade/{grades['test_tanh']['id']}", {"manual_score": 0})
+        assert status == 200
+        comments = json.loads(fg.get(f"/formgrader/api/comments?submission_id={honest_id}")[1])
+        note = "Tanh by hand: use torch.tanh, not a lookup table"
+        status, _ = fg.call("PUT", f"/formgrader/api/comment/{comments[0]['id']}", {"manual_comment": note})
+        assert status == 200
+    finally:
+        fg.close()
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
                            "--workers", "1", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
                           timeout=600)
@@ -219,6 +290,9 @@ def test_a_manual_grade_reaches_grades_csv_and_export(course, tmp_path):
         row = {r["student"]: r for r in csv.DictReader(f)}["honest"]
     assert float(row["score"]) == float(export(batch)["honest"]["score"]) == full - 1
     assert float(row["test_tanh"]) == 0
+    nbgrader("generate_feedback", ASSIGNMENT, "--student", "honest", "--force", cwd=batch)
+    page = (batch / "feedback" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert note in page, "the manual comment is not in the feedback"
 
 
 def test_hidden_tests_fail_closed_outside_a_judged_run():
