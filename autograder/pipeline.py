@@ -20,6 +20,8 @@ kernel may import, the kernel's input folder, a short private folder for its
 sockets) is made by :class:`autograder.execute.SandboxedExecute` when the
 notebook starts and removed when it ends.
 """
+from pathlib import Path
+
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
@@ -31,11 +33,23 @@ class Repair(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         from autograder.repair import repair
 
-        nb, notes = repair(nb, resources["nbgrader"]["assignment"])
+        nb, notes = repair(nb, resources["nbgrader"]["assignment"], self.reference(resources["nbgrader"]))
         for note in notes:
             self.log.warning("%s/%s: %s", resources["nbgrader"]["student"], resources["nbgrader"]["assignment"], note)
         nb.metadata.setdefault("autograder", {})["repairs"] = notes
         return nb, resources
+
+    def reference(self, nbgrader):
+        """The course directory's own release of this notebook (``release/<a>/<nb>.ipynb``, made by
+        ``generate_assignment`` from its source), or ``None`` (then the repository's ``exercises/``)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        from autograder.assignments import read_notebook
+
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.release_directory, ".", nbgrader["assignment"]))
+        path = path / f"{nbgrader['notebook']}.ipynb"
+        return read_notebook(path) if path.is_file() else None
 
 
 class FillPackageLocation(NbGraderPreprocessor):

@@ -56,13 +56,16 @@ def _norm(source):
 KEYS = ("grade", "solution", "locked", "points", "task")
 
 
-def repair(nb, assignment):
+def repair(nb, assignment, reference=None):
     """Match ``nb``'s cells with the exercise and fix nbgrader's view of them.
+
+    ``reference``: the released notebook to match against (default: :func:`released`); a course directory
+    passes its own ``release/``, which holds any cell its source adds (a written answer, say).
 
     Returns ``(notebook, notes)``: a repaired copy and one sentence per repair.
     """
     nb = copy.deepcopy(nb)
-    ref = released(assignment)
+    ref = reference if reference is not None else released(assignment)
     ref_cells = [c for c in ref.cells if nbgrader_meta(c).get("grade_id")]
     by_id = {nbgrader_meta(c)["grade_id"]: c for c in ref_cells}
     order = [nbgrader_meta(c)["grade_id"] for c in ref_cells]

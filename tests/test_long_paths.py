@@ -66,3 +66,16 @@ def test_a_failed_nbgrader_step_names_its_cause():
     said = cause(log)
     assert said == "ZMQError: File name too long (addr='ipc:///long/run/k-4') (raised at base.py:337)"
     assert cause("nothing went wrong") is None
+
+
+@pytest.mark.sandbox
+def test_a_kernel_that_cannot_start_is_reported_in_a_few_lines():
+    """Grading under a memory limit too small for a kernel: the command says what failed, where, and where the
+    full log is, in at most 5 lines (not nbgrader's "see the above traceback")."""
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "01_layers", str(source_path("01_layers")),
+                           "--memory", "20M"], cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) <= 5 and "Kernel died" in proc.stderr and "full log:" in proc.stderr, proc.stderr[-2000:]
+    assert "see the above traceback" not in proc.stderr.lower()

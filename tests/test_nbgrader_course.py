@@ -67,10 +67,19 @@ def nbgrader(*args, cwd, ok=True, timeout=1200):
     return proc
 
 
-def make_course(root, exchange):
+def make_course(root, exchange, source=None, edit=None):
+    """A course directory of this course at ``root``; with ``source``, its own source folder holding exercise 1
+    changed by ``edit``."""
     root.mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text(CONFIG.format(repo=str(ROOT), course_id=COURSE_ID,
-                                                           exchange=str(exchange)))
+    config = CONFIG.format(repo=str(ROOT), course_id=COURSE_ID, exchange=str(exchange))
+    if source:
+        nb = read_notebook(source_path(ASSIGNMENT))
+        edit(nb)
+        (root / source / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, str(root / source / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+        config += f"c.CourseDirectory.source_directory = {source!r}\n"
+    (root / "nbgrader_config.py").write_text(config)
+    exchange.mkdir(exist_ok=True)
     nbgrader("generate_assignment", ASSIGNMENT, cwd=root)
     due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
     nbgrader("db", "assignment", "add", ASSIGNMENT, f"--duedate={due:%Y-%m-%d %H:%M:%S} UTC", cwd=root)
@@ -293,6 +302,55 @@ def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_out
     nbgrader("generate_feedback", ASSIGNMENT, "--student", "honest", "--force", cwd=batch)
     page = (batch / "feedback" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert note in page, "the manual comment is not in the feedback"
+
+
+WRITTEN = "written_init"  # a written answer, graded by hand (a cell this test's course adds to exercise 1)
+
+
+@pytest.mark.sandbox
+def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_feedback(tmp_path):
+    """A course whose source adds a written answer (2 points, graded by hand) to exercise 1: plain `nbgrader
+    autograde` flags it for manual grading (the judged tests get their points), formgrader shows it with the
+    judged notebook, and the score and comment a grader saves there reach `nbgrader export` and the feedback."""
+    from nbformat.v4 import new_markdown_cell
+    from nbgrader.api import Gradebook
+
+    from autograder.assignments import answer_cells
+
+    root = make_course(tmp_path / "written", tmp_path / "exchange", source="source",
+                       edit=lambda nb: nb.cells.append(new_markdown_cell(
+                           "Why are a layer's weights divided by sqrt(fan_in)?\n\n"
+                           "So that the outputs keep unit variance.", metadata={"nbgrader": {
+                               "grade": True, "solution": True, "locked": False, "task": False, "points": 2,
+                               "grade_id": WRITTEN, "schema_version": 3}})))
+    handed_in = read_notebook(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    answers = {nbgrader_meta(c)["grade_id"]: c.source for c in answer_cells(solved(ASSIGNMENT))}
+    for c in handed_in.cells:
+        gid = nbgrader_meta(c).get("grade_id")
+        c.source = answers.get(gid, c.source) if gid != WRITTEN else "To keep each layer's outputs at unit scale."
+    (root / "submitted" / "s" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(handed_in, str(root / "submitted" / "s" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+    nbgrader("autograde", ASSIGNMENT, cwd=root)
+    full = sum(nbgrader_meta(c)["points"] for c in graded_cells(read_notebook(source_path(ASSIGNMENT))))
+    with Gradebook(gradebook_url(root)) as gb:
+        sub = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "s")
+        written = next(g for g in sub.grades if g.name == WRITTEN)
+        assert written.needs_manual_grade and written.auto_score is None
+        assert sub.score == full and sub.max_score == full + 2
+        sub_id, grade_id = sub.id, written.id
+        comment_id = next(c.id for c in sub.comments if c.name == WRITTEN)
+    fg = Formgrader(root)
+    try:
+        status, page = fg.get(f"/formgrader/submissions/{sub_id}/")
+        assert status == 200 and "unit scale" in page, page[:500]
+        assert fg.call("PUT", f"/formgrader/api/grade/{grade_id}", {"manual_score": 2})[0] == 200
+        note = "Right: the variance of a sum of fan_in terms grows with fan_in."
+        assert fg.call("PUT", f"/formgrader/api/comment/{comment_id}", {"manual_comment": note})[0] == 200
+    finally:
+        fg.close()
+    assert float(export(root)["s"]["score"]) == full + 2
+    nbgrader("generate_feedback", ASSIGNMENT, cwd=root)
+    assert note in (root / "feedback" / "s" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
 
 
 def test_hidden_tests_fail_closed_outside_a_judged_run():
