@@ -89,15 +89,29 @@ dist: setup
 	rm -rf build building_a_wavenet.egg-info
 
 ## student-release: what students get, in one folder ($$STUDENT_RELEASE, default _build/student-release):
-## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md
+## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md.
+## It builds the book it copies when that is the course's (_build/html: `make book`; _build/fast/_build/html:
+## `make book-fast`); any other $$BOOK_HTML must exist. Built in $$STUDENT_RELEASE.tmp, moved into place at the end.
 STUDENT_RELEASE ?= _build/student-release
 BOOK_HTML ?= _build/html
-student-release: dist $(if $(filter _build/html,$(BOOK_HTML)),book)
-	rm -rf $(STUDENT_RELEASE)
-	mkdir -p $(STUDENT_RELEASE)/exercises
-	cd exercises && find . -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -exec cp --parents {} "$(abspath $(STUDENT_RELEASE))/exercises" \;
-	cp -r $(BOOK_HTML) $(STUDENT_RELEASE)/book
-	cp $(DIST)/building_a_wavenet-*.whl learner/README.md $(STUDENT_RELEASE)/
+RELEASE_DIR := $(patsubst %/,%,$(STUDENT_RELEASE))
+RELEASE_TMP := $(RELEASE_DIR).tmp
+RELEASE_BOOK := $(if $(filter $(CURDIR)/_build/html,$(abspath $(BOOK_HTML))),book,$(if \
+	$(filter $(CURDIR)/_build/fast/_build/html,$(abspath $(BOOK_HTML))),book-fast))
+ifneq ($(filter student-release,$(MAKECMDGOALS)),)
+ifeq ($(RELEASE_BOOK)$(wildcard $(BOOK_HTML)),)
+$(error BOOK_HTML=$(BOOK_HTML) does not exist; build it first (make book or make book-fast))
+endif
+endif
+student-release: dist $(RELEASE_BOOK)
+	rm -rf "$(RELEASE_TMP)"
+	set -e; trap 'rm -rf "$(RELEASE_TMP)"' EXIT; \
+	mkdir -p "$(RELEASE_TMP)/exercises"; \
+	(cd exercises && find . -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' \
+		-exec cp --parents -t "$(abspath $(RELEASE_TMP))/exercises" {} +); \
+	cp -r "$(BOOK_HTML)" "$(RELEASE_TMP)/book"; \
+	cp $(DIST)/building_a_wavenet-*.whl learner/README.md "$(RELEASE_TMP)/"; \
+	rm -rf "$(RELEASE_DIR)"; mv "$(RELEASE_TMP)" "$(RELEASE_DIR)"
 
 ## calibrate: re-derive a validation-loss target from the solution, e.g. `make calibrate ASSIGNMENT=05_scaled_up`
 calibrate: setup

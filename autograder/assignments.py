@@ -2,7 +2,7 @@
 
 An assignment is a folder ``solutions/<name>/`` holding ``<name>.ipynb``, an
 nbgrader source notebook. Adding one is adding that notebook (plus
-``autograder/targets/<name>.json`` from ``calibrate`` if it has a
+``wavenet/checks/targets/<name>.json`` from ``calibrate`` if it has a
 validation-loss test); nothing else lists them.
 """
 import os
