@@ -263,10 +263,14 @@ def export(kind, to, course, roster=None, canvas_ids=None):
     db = Path(course) / "gradebook.db"
     if not db.is_file():  # Gradebook() would create an empty one and export nothing
         raise GradingError(f"no gradebook in {course}: grade a class there first (grade-all, nbgrader autograde)")
+    try:
+        rows = read_roster(roster)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:  # the teacher's file: say which, not a traceback
+        raise GradingError(f"cannot read the roster {roster}: {e}") from None
     plugin = EXPORTERS[kind](to=str(to), roster=str(roster or ""))
     if kind == "canvas":
         plugin.assignment_ids = dict(canvas_ids or {})
     with _quiet(), Gradebook(f"sqlite:///{db}") as gb:
-        import_roster(gb, read_roster(roster))
+        import_roster(gb, rows)
         plugin.export(gb)
     return to

@@ -160,17 +160,19 @@ def test_csv_is_nbgraders_own(course, tmp_path):
 
 
 def test_nbgrader_export_command(course, monkeypatch):
-    """The plugin as nbgrader's own command runs it: ``nbgrader export --exporter=... --to ...``."""
+    """The plugin as nbgrader's own command runs it: ``nbgrader export --exporter=... --to ...``; the roster's
+    ids that the gradebook has no column for come from ``--LmsExportPlugin.roster``."""
     from nbgrader.apps.exportapp import ExportApp
 
-    root, _ = course
+    root, roster = course
     monkeypatch.chdir(root)
     app = ExportApp()
-    app.initialize(["--exporter=autograder.lms.MoodleExportPlugin", "--to", "m.csv", f"--CourseDirectory.root={root}"])
+    app.initialize(["--exporter=autograder.lms.MoodleExportPlugin", "--to", "m.csv", f"--CourseDirectory.root={root}",
+                    f"--LmsExportPlugin.roster={roster}", "--assignment", "02_modules"])
     app.start()
     rows = _read(root / "m.csv")
-    assert rows[0] == MOODLE_HEADER
-    assert {r[3]: r[4:] for r in rows[1:]}["ann@uni.example"] == SCORES[ANN]
+    assert rows[0] == MOODLE_HEADER[:4] + ["02_modules"]
+    assert {r[3]: r[2:] for r in rows[1:]}["ann@uni.example"] == ["M-1", "ann@uni.example", SCORES[ANN][1]]
 
 
 def test_no_gradebook(tmp_path, capsys):
@@ -179,6 +181,18 @@ def test_no_gradebook(tmp_path, capsys):
     assert main(["export", "moodle", "--to", str(tmp_path / "m.csv"), "--course", str(tmp_path)]) == 2
     assert "no gradebook" in capsys.readouterr().err
     assert not (tmp_path / "gradebook.db").exists()
+
+
+def test_unreadable_roster(course, tmp_path, capsys):
+    from autograder.cli import main
+
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("student_id,name\n1001,Ren\xe9\n".encode("latin-1"))
+    for roster in (bad, tmp_path / "missing.csv"):
+        assert main(["export", "canvas", "--to", str(tmp_path / "c.csv"), "--course", str(course[0]),
+                     "--roster", str(roster)]) == 2
+        assert "cannot read the roster" in capsys.readouterr().err
+    assert not (tmp_path / "c.csv").exists()
 
 
 def test_roster_names():
