@@ -175,6 +175,21 @@ def test_nbgrader_export_command(course, monkeypatch):
     assert {r[3]: r[2:] for r in rows[1:]}["ann@uni.example"] == ["M-1", "ann@uni.example", SCORES[ANN][1]]
 
 
+def test_nbgrader_export_canvas_ids(course, monkeypatch):
+    """Canvas's assignment ids through nbgrader's command line (a Dict trait: ``NAME=ID``)."""
+    from nbgrader.apps.exportapp import ExportApp
+
+    root, roster = course
+    monkeypatch.chdir(root)
+    app = ExportApp()
+    app.initialize(["--exporter=autograder.lms.CanvasExportPlugin", "--to", "c.csv", f"--CourseDirectory.root={root}",
+                    "--CanvasExportPlugin.assignment_ids", "01_layers=4411", f"--LmsExportPlugin.roster={roster}"])
+    app.start()
+    rows = _read(root / "c.csv")
+    assert rows[0] == CANVAS_HEADER
+    assert {r[1]: r for r in rows[2:]}[ANN] == ["Lee, Ann", ANN, "S-1", "ann.lee", "Sec A"] + SCORES[ANN]
+
+
 def test_no_gradebook(tmp_path, capsys):
     from autograder.cli import main
 
