@@ -1,4 +1,4 @@
-"""``python -m autograder``: grade, grade-all, grade-submission, validate, release, calibrate, list.
+"""``python -m autograder``: grade, grade-all, grade-submission, validate, release, calibrate, export, list.
 
 Exit status: 0 when the command did its job (``grade`` exits 0 whatever the
 score), 1 when ``validate`` finds problems or nbgrader itself fails, 2 on
@@ -143,6 +143,22 @@ def cmd_grade_all(args):
     return 0
 
 
+def _canvas_id(text):
+    """``ASSIGNMENT=ID``: an nbgrader assignment and its Canvas assignment id."""
+    name, sep, cid = text.partition("=")
+    if not (sep and name and cid):
+        raise argparse.ArgumentTypeError(f"expected ASSIGNMENT=CANVAS_ID, got {text!r}")
+    return name, cid
+
+
+def cmd_export(args):
+    from autograder.assignments import ROOT
+    from autograder.lms import export
+    course = args.course or ROOT
+    print(export(args.format, args.to, course, roster=args.roster, canvas_ids=dict(args.canvas_id or [])))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -195,6 +211,18 @@ def main(argv=None):
     c.add_argument("assignment")
     c.add_argument("--seeds", type=int, nargs="+", help="default: 1 2 3 4 5")
     c.set_defaults(fn=cmd_calibrate)
+
+    e = sub.add_parser("export", help="the class's grades from the gradebook as an LMS's import file "
+                                      "(every assignment; late penalties and manual grades included)")
+    e.add_argument("format", choices=("canvas", "moodle", "csv"), help="csv: nbgrader's own columns")
+    e.add_argument("--to", required=True, metavar="FILE", help="the file to write")
+    e.add_argument("--course", help="the nbgrader course directory (default: this repository's)")
+    e.add_argument("--roster", metavar="CSV", help="student_id,name,email,lms_user_id,sis_user_id,sis_login_id,"
+                                                  "section,id_number (any of them): imported into the gradebook's "
+                                                  "students first")
+    e.add_argument("--canvas-id", action="append", type=_canvas_id, metavar="ASSIGNMENT=ID",
+                   help="the Canvas assignment id of an assignment (its column becomes 'ASSIGNMENT (ID)')")
+    e.set_defaults(fn=cmd_export)
 
     sub.add_parser("list", help="list the assignments").set_defaults(fn=cmd_list)
 
