@@ -51,7 +51,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
-from autograder.judge import is_test
+from autograder.judge import is_test, tests_called
 from autograder.sandbox import SandboxKernelManager, short_tmp
 from wavenet.checks.wire import MAX_BYTES, MIME
 
@@ -133,7 +133,6 @@ def prepare(assignment, seed, course=None):
     """A run's private folder (mode 0700, short path): ``course/`` (copied from ``course`` or built),
     ``grader-input/`` (the seed and the training data), ``run/`` (the kernel's sockets)."""
     from autograder import course_view, kernel_input
-    from autograder.grade import tests_called
 
     root = Path(tempfile.mkdtemp(prefix="wn-", dir=short_tmp()))
     try:

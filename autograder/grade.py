@@ -35,13 +35,6 @@ from autograder.safe_io import read_bytes, read_text
 STUDENT = "learner"
 
 
-def tests_called(assignment):
-    """The tests the assignment's test cells run (their ``check("name", ...)`` calls)."""
-    from autograder.judge import probe_call
-    calls = [probe_call(c.source) for c in graded_cells(read_notebook(source_path(assignment)))]
-    return [c[0] for c in calls if c]
-
-
 def _config(root, limits, seed, unsafe, course):
     """The course's configuration (:mod:`autograder.pipeline`) for the scratch course at ``root``, with this
     run's seed and, when given, a course view built beforehand."""
