@@ -90,17 +90,4 @@ def ensure_tools_on_path():
         os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
-def nbgrader_config(root):
-    """traitlets Config for an nbgrader course rooted at ``root`` with its own gradebook."""
-    from traitlets.config import Config
-
-    c = Config()
-    c.CourseDirectory.root = str(root)
-    c.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
-    c.Exchange.root = str(Path(root) / "exchange")  # unused, but nbgrader checks it is writable
-    c.NbGraderAPI.log_level = "WARN"
-    c.Execute.extra_arguments = KERNEL_ARGS
-    return c
-
-
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]  # no kernel start-up chatter on stderr

@@ -38,14 +38,12 @@ def configure(c, root=None, limits=None, unsafe=False):
     return c
 
 
-def config(root=None, limits=None, unsafe=False, exchange=None):
+def config(root=None, limits=None, unsafe=False):
     """A fresh traitlets ``Config`` of the course at ``root`` (see :func:`configure`)."""
     from traitlets.config import Config
 
     c = configure(Config(), root=root, limits=limits, unsafe=unsafe)
     c.NbGraderAPI.log_level = "WARN"
-    if exchange:
-        c.Exchange.root = str(exchange)
     return c
 
 

@@ -3,9 +3,10 @@
 ``nbgrader generate_assignment`` replaces each ``### BEGIN/END SOLUTION``
 region by ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, removes the
 ``### BEGIN/END HIDDEN TESTS`` regions, locks the read-only cells and adds
-checksums. It runs in a scratch course directory, on a copy of the source
-whose setup cell names where the course package installs from
-(:data:`PACKAGE_TOKEN` becomes ``package-location`` of ``pyproject.toml``).
+checksums. It runs in a scratch course directory with the course's
+configuration, whose ``FillPackageLocation`` step writes into the setup cell
+where the course package installs from (:data:`PACKAGE_TOKEN` becomes
+``package-location`` of ``pyproject.toml``).
 The result gets a do-not-edit note for maintainers in ``metadata.autograder``
 (not in a cell: learners see nothing of it) and is written to
 ``exercises/<name>/<name>.ipynb``. ``make exercises`` calls :func:`release`.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.assignments import EXERCISES, ROOT, WORK, ensure_tools_on_path, names, nbgrader_config, release_path, source_path
+from autograder.assignments import EXERCISES, ROOT, WORK, ensure_tools_on_path, names, release_path, source_path
 
 PACKAGE_TOKEN = "@PACKAGE_LOCATION@"  # in each source's setup cell; the release holds the real location
 
@@ -47,6 +48,8 @@ def generate(assignment):
     """The released notebook of ``assignment`` (a NotebookNode), not written anywhere."""
     from nbgrader.apps import NbGraderAPI
 
+    from autograder.course import config
+
     ensure_tools_on_path()
 
     src = source_path(assignment)
@@ -54,9 +57,9 @@ def generate(assignment):
     root = Path(tempfile.mkdtemp(prefix=f"release-{assignment}-", dir=WORK))
     try:
         shutil.copytree(src.parent, root / "source" / assignment)
-        copy = root / "source" / assignment / src.name
-        nbformat.write(with_package_location(nbformat.read(str(copy), as_version=4), package_location()), str(copy))
-        result = NbGraderAPI(config=nbgrader_config(root)).generate_assignment(assignment, force=True, create=True)
+        c = config(root)  # the course's configuration (its FillPackageLocation), on this scratch course's source/
+        c.CourseDirectory.source_directory = "source"
+        result = NbGraderAPI(config=c).generate_assignment(assignment, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}:\n{result.get('error')}")
         nb = nbformat.read(str(root / "release" / assignment / f"{assignment}.ipynb"), as_version=4)
