@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test test-fast exercises grade validate lab calibrate bench bench-gpu train sweep dist student-release clean
+.PHONY: setup data book book-fast chapter test test-fast exercises grade validate lab calibrate bench bench-gpu train sweep dist gradescope student-release clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt, and the system packages
 ## grading and the reader tests need (bubblewrap, chromium: autograder/system_packages.sh; a no-op once they
@@ -87,6 +87,12 @@ dist: setup
 	@# the environment's own setuptools: no download, so it builds offline too
 	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) .
 	rm -rf build building_a_wavenet.egg-info
+
+## gradescope: a Gradescope autograder zip for one assignment, e.g. `make gradescope ASSIGNMENT=01_layers`
+## ($$GRADESCOPE_ZIP, default dist/gradescope-ASSIGNMENT.zip; the wheel of `make dist` inside; keep it private)
+GRADESCOPE_ZIP ?= $(DIST)/gradescope-$(ASSIGNMENT).zip
+gradescope: dist
+	$(PY) -m autograder gradescope $(ASSIGNMENT) --to $(GRADESCOPE_ZIP) --wheel $$(ls $(DIST)/building_a_wavenet-*.whl)
 
 ## student-release: what students get, in one folder ($$STUDENT_RELEASE, default _build/student-release):
 ## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md.

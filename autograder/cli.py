@@ -1,4 +1,4 @@
-"""``python -m autograder``: grade, grade-all, grade-submission, validate, release, calibrate, export, list.
+"""``python -m autograder``: grade, grade-all, grade-submission, validate, release, calibrate, export, gradescope, report, list.
 
 Exit status: 0 when the command did its job (``grade`` exits 0 whatever the
 score), 1 when ``validate`` finds problems or nbgrader itself fails, 2 on
@@ -159,6 +159,23 @@ def cmd_export(args):
     return 0
 
 
+def cmd_gradescope(args):
+    from autograder.assignments import source_path
+    from autograder.gradescope import build
+    source_path(args.assignment)
+    members = build(args.assignment, args.to, wheel=args.wheel)
+    print(f"{args.to}: Gradescope autograder for {args.assignment} ({len(members)} files"
+          + (f", {args.wheel.split('/')[-1]}" if args.wheel else ", no wheel") + ")")
+    return 0
+
+
+def cmd_report(args):
+    from autograder.assignments import ROOT
+    from autograder.report import report
+    print(report(args.assignments or None, args.course or ROOT, args.to))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -223,6 +240,19 @@ def main(argv=None):
     e.add_argument("--canvas-id", action="append", type=_canvas_id, metavar="ASSIGNMENT=ID",
                    help="the Canvas assignment id of an assignment (its column becomes 'ASSIGNMENT (ID)')")
     e.set_defaults(fn=cmd_export)
+
+    gs = sub.add_parser("gradescope", help="a Gradescope autograder zip for one assignment (setup.sh, run_autograder, "
+                                           "the grader; results.json in Gradescope's schema)")
+    gs.add_argument("assignment")
+    gs.add_argument("--to", required=True, metavar="ZIP", help="the zip to write (keep it private: hidden tests)")
+    gs.add_argument("--wheel", help="the learner package's wheel (make dist) for setup.sh to install")
+    gs.set_defaults(fn=cmd_gradescope)
+
+    rp = sub.add_parser("report", help="the class report: one self-contained HTML page from the gradebook")
+    rp.add_argument("assignments", nargs="*", help="default: every assignment of the gradebook")
+    rp.add_argument("--course", help="the nbgrader course directory (default: this repository's)")
+    rp.add_argument("--to", required=True, metavar="HTML", help="the page to write")
+    rp.set_defaults(fn=cmd_report)
 
     sub.add_parser("list", help="list the assignments").set_defaults(fn=cmd_list)
 

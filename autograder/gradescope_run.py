@@ -1,0 +1,132 @@
+"""Gradescope's ``run_autograder``: one submitted notebook through the course's pipeline into ``results.json``.
+
+Gradescope ("Autograder specifications", gradescope-autograders.readthedocs.io/en/latest/specs/) unpacks the
+autograder zip into ``/autograder/source``, runs its ``setup.sh`` once when it builds the image, then for each
+submission puts the student's files in ``/autograder/submission``, runs ``/autograder/run_autograder`` and
+reads ``/autograder/results/results.json``::
+
+    {"score": 5.0, "output": "...", "visibility": "visible", "execution_time": 14,
+     "tests": [{"name": "test_fc_pairs", "score": 1.0, "max_score": 1.0, "status": "passed",
+                "visibility": "visible" | "after_published", "output": "the course's message"}, ...]}
+
+A hidden test (its cell holds ``### BEGIN HIDDEN TESTS``) is shown ``after_published``, a visible one at once;
+each test's output is the course's verdict (:mod:`autograder.judge`), never the test's source.
+
+The notebook is graded by :func:`autograder.grade.grade_notebook`, exactly as ``python -m autograder grade``:
+the kernel only probes, the verdict is made in this process. Inside Gradescope's per-submission container
+bubblewrap may be unable to run (no user namespaces): the kernel then runs unsandboxed, the container being the
+boundary, and both the output and the README's threat model say so. ``--root`` (or ``GRADESCOPE_ROOT``) moves
+``/autograder``, so a test runs this in a simulated tree.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from autograder.assignments import GradingError, graded_cells, read_notebook, source_path
+from autograder.safe_io import write_text
+
+DEFAULT_ROOT = "/autograder"
+SANDBOXED = "Graded in the course's sandbox (bubblewrap); the verdicts were made by the grader, outside the kernel."
+UNSANDBOXED = ("bubblewrap cannot run in this container ({why}): the notebook ran without it, the container being "
+               "the boundary; the verdicts were still made by the grader, outside the notebook's kernel.")
+
+
+def sandbox_choice():
+    """``(unsafe, note)``: the course's sandbox when bubblewrap works here, else none (the container is the
+    boundary), with the line the results' output carries."""
+    from autograder.sandbox import mode
+
+    how, why = mode()
+    if how is not None:
+        return False, SANDBOXED
+    return True, UNSANDBOXED.format(why=why)
+
+
+def find_notebook(folder, assignment):
+    """The submitted notebook in ``folder``: ``<assignment>.ipynb`` if it is there, else the only ``.ipynb``
+    (regular files, no links, checkpoints ignored); :class:`GradingError` naming what the folder holds otherwise."""
+    folder = Path(folder)
+    found = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+                   and p.is_file() and not p.is_symlink())
+    named = [p for p in found if p.name == f"{assignment}.ipynb"]
+    if len(named) == 1:
+        return named[0]
+    if len(found) == 1:
+        return found[0]
+    held = ", ".join(str(p.relative_to(folder)) for p in sorted(folder.rglob("*")) if p.is_file()) or "nothing"
+    if not found:
+        raise GradingError(f"no notebook (.ipynb) in the submission; it holds: {held}. Submit {assignment}.ipynb")
+    raise GradingError(f"{len(found)} notebooks in the submission and none named {assignment}.ipynb: {held}. "
+                       f"Submit one notebook, {assignment}.ipynb")
+
+
+def hidden_tests(assignment):
+    """The ids of the assignment's hidden tests (their cells hold ``BEGIN HIDDEN TESTS``)."""
+    return {c.metadata.nbgrader.grade_id for c in graded_cells(read_notebook(source_path(assignment)))
+            if "BEGIN HIDDEN TESTS" in c.source}
+
+
+def test_entry(test_id, score, max_score, passed, message, hidden):
+    """One Gradescope test: the course's message as its output (``passed`` when there is none)."""
+    return {"name": test_id, "score": score, "max_score": max_score, "status": "passed" if passed else "failed",
+            "visibility": "after_published" if hidden else "visible", "output": message or "passed"}
+
+
+def results(graded, hidden, note):
+    """``results.json`` from ``grade --json``'s object: a test per graded cell, the run's notes and the sandbox
+    line as the submission's output."""
+    tests = [test_entry(t["id"], t["points"], t["max_points"], t["passed"], t["message"], t["id"] in hidden)
+             for t in graded["tests"]]
+    return {"score": graded["score"], "execution_time": round(graded.get("seconds", 0)),
+            "output": "\n".join([*graded.get("notes", []), note]), "visibility": "visible", "tests": tests}
+
+
+def not_graded(assignment, reason, hidden, note):
+    """``results.json`` for a submission that could not be graded: every test 0 with the reason (the points
+    a missing notebook earns in nbgrader), the reason as the output too."""
+    tests = [test_entry(c.metadata.nbgrader.grade_id, 0.0, float(c.metadata.nbgrader.points), False,
+                        f"not graded: {reason}", c.metadata.nbgrader.grade_id in hidden)
+             for c in graded_cells(read_notebook(source_path(assignment)))]
+    return {"score": 0.0, "output": f"Not graded: {reason}\n{note}", "visibility": "visible", "tests": tests}
+
+
+def run(assignment, root):
+    """Grade ``root/submission`` and write ``root/results/results.json``; returns what was written."""
+    from autograder.grade import grade_notebook
+    from autograder.students import printable
+
+    root = Path(root)
+    hidden = hidden_tests(assignment)
+    unsafe, note = sandbox_choice()
+    t0 = time.time()
+    try:
+        notebook = find_notebook(root / "submission", assignment)
+        result = grade_notebook(assignment, notebook, unsafe=unsafe)
+        out = results(dict(result.to_json(), notes=result.notes), hidden, note)
+    except GradingError as e:
+        out = not_graded(assignment, printable(str(e)), hidden, note)
+    except RuntimeError as e:  # nbgrader itself failed: the grader's fault, said so
+        out = not_graded(assignment, f"the grader failed ({printable(str(e))}); ask your instructor to regrade",
+                         hidden, note)
+    out["execution_time"] = round(time.time() - t0)
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    write_text(root / "results" / "results.json", json.dumps(out, indent=1))
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m autograder.gradescope_run", description=__doc__.splitlines()[0])
+    p.add_argument("assignment")
+    p.add_argument("--root", default=os.environ.get("GRADESCOPE_ROOT") or DEFAULT_ROOT,
+                   help="Gradescope's tree: submission/ in, results/results.json out (default /autograder)")
+    args = p.parse_args(argv)
+    out = run(args.assignment, args.root)
+    print(f"{args.assignment}: {out['score']:g} / {sum(t['max_score'] for t in out['tests']):g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
