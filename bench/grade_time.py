@@ -1,6 +1,6 @@
 """How long grading takes on this machine (a benchmark, not a test).
 
-1. For each assignment: the real pipeline (:func:`autograder.grade.grade_notebook`: a
+1. For each assignment: the real pipeline (:func:`autograder.notebook.grade.grade_notebook`: a
    sandboxed kernel, hidden tests and the validation-loss training included) on
    the solution and on the untouched release, and the in-process runner on the
    solution for comparison; as seconds and as a fraction of the 90 s budget.
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.assignments import names, release_path, source_path  # noqa: E402
-from autograder.grade import grade_notebook  # noqa: E402
-from autograder.runner import run_notebook  # noqa: E402
+from autograder.notebook.grade import grade_notebook  # noqa: E402
+from autograder.authoring.runner import run_notebook  # noqa: E402
 
 BUDGET_S = 90.0
 BASELINE = "62b24b2"  # the last commit whose test cells judged themselves inside the kernel

@@ -45,7 +45,7 @@ CONFIG = '''import os
 import sys
 sys.path.insert(0, {repo!r})
 from autograder.course import configure
-from autograder.limits import GiB, Limits, MiB
+from autograder.sandbox.limits import GiB, Limits, MiB
 
 c = get_config()
 configure(c, root=os.path.dirname(os.path.abspath(__file__)),
@@ -196,7 +196,7 @@ def test_every_attack_scores_nothing_through_plain_nbgrader(course):
 def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
     """grade-all leaves nbgrader's feedback pages in place: `nbgrader release_feedback` sends them to the
     exchange, and `fetch_feedback` gives the student the page, with no hidden test in it."""
-    from autograder.assignments import hidden_lines
+    from autograder.assignments import Assignment
 
     batch = course["batch"]
     nbgrader("release_feedback", ASSIGNMENT, cwd=batch)
@@ -207,7 +207,188 @@ def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
     assert pages, "no feedback fetched"
     text = pages[0].read_text()
     assert "@PACKAGE_LOCATION@" not in text
-    for line in hidden_lines(ASSIGNMENT):
+    for line in Assignment(ASSIGNMENT).hidden_lines:
+        assert line not in text
+
+
+class Formgrader:
+    """nbgrader's formgrader (a Jupyter server with its extension) on a course directory, as a grader uses it."""
+
+    def __init__(self, root):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}",
+                "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+                f"--ServerApp.root_dir={root}"] + (["--allow-root"] if os.geteuid() == 0 else [])
+        self.proc = subprocess.Popen(args, cwd=root, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 90
+        while self.get("/api/status")[0] != 200:
+            assert self.proc.poll() is None and time.time() < deadline, "formgrader's server did not start"
+            time.sleep(0.5)
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def call(self, method, path, body=None):
+        req = urllib.request.Request(self.base + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+        except urllib.error.URLError:
+            return None, ""
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@pytest.mark.sandbox
+@pytest.mark.browser
+def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_output(course, tmp_path):
+    """Formgrader on grade-all's course, driven in headless Chromium as a grader uses it: the submissions list
+    shows the students, a submission opens as the judged notebook (the grader's verdicts in its test cells;
+    screenshots kept), its Autograde button grades with the course's pipeline, and a manual score and comment
+    typed into the page (saved by formgrader's own JavaScript) reach grades.csv, `nbgrader export` and the
+    feedback page."""
+    from nbgrader.api import Gradebook
+
+    from browser import Browser
+    from test_book_render import SHOTS
+
+    batch = tmp_path / "batch"
+    shutil.copytree(course["batch"], batch)
+    with Gradebook(gradebook_url(batch)) as gb:
+        empty_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "empty").id
+        honest_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "honest").id
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    fg, page = Formgrader(batch), None
+    try:
+        page = Browser(tmp_path / "profile")
+        # the submissions list, as formgrader's own JavaScript fills it in
+        page.open(f"{fg.base}/formgrader/manage_submissions/{ASSIGNMENT}")
+        listed = page.wait(f"document.querySelectorAll('#main-table tr').length >= {len(course['records'])} && "
+                           "!document.querySelector('#main-table').innerText.includes('Loading') && "
+                           "document.querySelector('#main-table').innerText", what="the submissions list")
+        assert all(s in listed for s in course["records"]), listed[:1000]
+        page.screenshot(SHOTS / "formgrader-submissions.png")
+        # one submission: the judged notebook (the grader's verdict in the test cells)
+        page.open(f"{fg.base}/formgrader/submissions/{empty_id}/",
+                  ready="document.querySelector('#test_tanh') && document.querySelector('#test_tanh').placeholder")
+        text = page.eval("document.body.innerText")
+        assert "CheckFailed" in text and "NotImplementedError" in text, text[:500]
+        page.screenshot(SHOTS / "formgrader-submission.png")
+        # formgrader's Autograde button: the course's pipeline too (the lambda check scores nothing)
+        status, result = fg.call("POST", f"/formgrader/api/submission/{ASSIGNMENT}/lambda_check/autograde", {})
+        assert status == 200 and json.loads(result)["success"], result[-2000:]
+        with Gradebook(gradebook_url(batch)) as gb:
+            assert gb.find_submission(ASSIGNMENT, "lambda_check").score == 0
+        # a manual score and a comment, typed into honest's page
+        page.open(f"{fg.base}/formgrader/submissions/{honest_id}/",
+                  ready="document.querySelector('#test_tanh') && document.querySelector('#test_tanh').placeholder")
+        note = "Tanh by hand: use torch.tanh, not a lookup table"
+        commented = page.eval(f"""(() => {{
+            $('#test_tanh').val(0).trigger('change');
+            const box = document.querySelector('textarea.comment');
+            $(box).val({json.dumps(note)}).trigger('change');
+            return box.id.replace(/-comment$/, '');
+        }})()""")
+
+        def saved():
+            grades = {g["name"]: g for g in json.loads(fg.get(f"/formgrader/api/grades?submission_id={honest_id}")[1])}
+            comments = {c["name"]: c for c in json.loads(fg.get(f"/formgrader/api/comments?submission_id={honest_id}")[1])}
+            return grades["test_tanh"]["manual_score"] == 0 and comments[commented]["manual_comment"] == note
+
+        deadline = time.time() + 30
+        while not saved():
+            assert time.time() < deadline, "formgrader did not save the score and comment typed into its page"
+            time.sleep(0.5)
+        page.screenshot(SHOTS / "formgrader-manual-grade.png")
+    finally:
+        if page:
+            page.close()
+        fg.close()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
+                           "--workers", "2", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, f"grade-all failed:\n{proc.stderr[-3000:]}"
+
+    # attacks join the plain course's class after collect (they need no exchange to make their point)
+    canary = tmp / "canary.txt"
+    canary.write_text("the grader's canary\n")
+    paths = {"targets": [str(canary), str(plain / "gradebook.db")], "snoop": [str(ROOT / "solutions"), str(plain)],
+             "port": 9, "memory_blocks": 8}
+    attacks = [name.removesuffix(".ipynb") for name, (_, a) in A.build(paths).items()
+               if a == ASSIGNMENT and name.startswith("a_")]
+    for name, (data, a) in A.build(paths).items():
+        if name.removesuffix(".ipynb") in attacks:
+            folder = plain / "submitted" / name.removesuffix(".ipynb") / ASSIGNMENT
+            folder.mkdir(parents=True)
+            (folder / f"{ASSIGNMENT}.ipynb").write_bytes(data)
+    canary_sha = hashlib.sha256(canary.read_bytes()).hexdigest()
+    nbgrader("autograde", ASSIGNMENT, cwd=plain)
+    return {"plain": plain, "batch": batch, "exchange": exchange, "attacks": attacks, "canary": canary,
+            "canary_sha": canary_sha, "records": {r["student"]: r for r in json.loads(proc.stdout)}}
+
+
+@pytest.mark.sandbox
+def test_plain_nbgrader_autograde_uses_the_judge(course):
+    """`nbgrader autograde` in the course directory: the honest solution gets every point, the empty release,
+    the `check = lambda` notebook and the input transformer none; the late one loses everything (penalty zero)."""
+    full = sum(nbgrader_meta(c)["points"] for c in graded_cells(read_notebook(source_path(ASSIGNMENT))))
+    got = export(course["plain"])
+    assert float(got["honest"]["score"]) == full
+    for student in ("empty", "lambda_check", "transformer"):
+        assert float(got[student]["raw_score"]) == 0, f"{student}: {got[student]}"
+    assert float(got[LATE]["raw_score"]) == full and float(got[LATE]["late_submission_penalty"]) == full
+    assert float(got[LATE]["score"]) == 0
+
+
+@pytest.mark.sandbox
+def test_grade_all_gives_the_same_points_test_by_test(course):
+    """grade-all on the same collected folder fills its course's gradebook with the same points, cell by cell,
+    and its records and grades.csv agree with `nbgrader export` (late penalty included)."""
+    plain, batch = points(course["plain"]), points(course["batch"])
+    assert {s: plain[s] for s in batch} == batch
+    exported = export(course["batch"])
+    with open(grades_csv(course["batch"], ASSIGNMENT)) as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    for student, rec in course["records"].items():
+        assert float(rows[student]["score"]) == float(exported[student]["score"]) == rec["score"], student
+    assert float(rows[LATE]["late_penalty"]) == float(exported[LATE]["late_submission_penalty"]) > 0
+
+
+@pytest.mark.sandbox
+def test_every_attack_scores_nothing_through_plain_nbgrader(course):
+    """Each attack on exercise 1 of tests/attacks, graded by plain `nbgrader autograde`, scores no more than the
+    empty exercise (0), and the canary outside the kernel is unchanged."""
+    got = export(course["plain"])
+    assert course["attacks"], "no attacks were built"
+    for name in course["attacks"]:
+        assert float(got[name]["raw_score"]) == 0, f"{name}: {got[name]}"
+    assert hashlib.sha256(course["canary"].read_bytes()).hexdigest() == course["canary_sha"]
+
+
+@pytest.mark.sandbox
+def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
+    """grade-all leaves nbgrader's feedback pages in place: `nbgrader release_feedback` sends them to the
+    exchange, and `fetch_feedback` gives the student the page, with no hidden test in it."""
+    from autograder.assignments import Assignment
+
+    batch = course["batch"]
+    nbgrader("release_feedback", ASSIGNMENT, cwd=batch)
+    home = course["exchange"].parent / "home" / "honest"
+    nbgrader("fetch_feedback", ASSIGNMENT, "--course", COURSE_ID, "--student", "honest",
+             f"--Exchange.root={course['exchange']}", cwd=home)
+    pages = list((home / ASSIGNMENT / "feedback").rglob("*.html"))
+    assert pages, "no feedback fetched"
+    text = pages[0].read_text()
+    assert "@PACKAGE_LOCATION@" not in text
+    for line in Assignment(ASSIGNMENT).hidden_lines:
         assert line not in text
 
 
