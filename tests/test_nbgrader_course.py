@@ -211,6 +211,10 @@ def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
         assert line not in text
 
 
+# formgrader's page has fetched its grades and comments and bound its fields (formgrade.js: loadGrades, loadComments)
+FORMGRADER_READY = "window.formgrader && formgrader.grades && formgrader.grades.loaded && formgrader.comments.loaded"
+
+
 class Formgrader:
     """nbgrader's formgrader (a Jupyter server with its extension) on a course directory, as a grader uses it."""
 
@@ -278,7 +282,7 @@ def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_out
         page.screenshot(SHOTS / "formgrader-submissions.png")
         # one submission: the judged notebook (the grader's verdict in the test cells)
         page.open(f"{fg.base}/formgrader/submissions/{empty_id}/",
-                  ready="document.querySelector('#test_tanh') && document.querySelector('#test_tanh').placeholder")
+                  ready=FORMGRADER_READY)
         text = page.eval("document.body.innerText")
         assert "CheckFailed" in text and "NotImplementedError" in text, text[:500]
         page.screenshot(SHOTS / "formgrader-submission.png")
@@ -289,7 +293,7 @@ def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_out
             assert gb.find_submission(ASSIGNMENT, "lambda_check").score == 0
         # a manual score and a comment, typed into honest's page
         page.open(f"{fg.base}/formgrader/submissions/{honest_id}/",
-                  ready="document.querySelector('#test_tanh') && document.querySelector('#test_tanh').placeholder")
+                  ready=FORMGRADER_READY)
         note = "Tanh by hand: use torch.tanh, not a lookup table"
         commented = page.eval(f"""(() => {{
             $('#test_tanh').val(0).trigger('change');
@@ -313,165 +317,6 @@ def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_out
             page.close()
         fg.close()
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
-                           "--workers", "2", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                          timeout=1200)
-    assert proc.returncode == 0, f"grade-all failed:\n{proc.stderr[-3000:]}"
-
-    # attacks join the plain course's class after collect (they need no exchange to make their point)
-    canary = tmp / "canary.txt"
-    canary.write_text("the grader's canary\n")
-    paths = {"targets": [str(canary), str(plain / "gradebook.db")], "snoop": [str(ROOT / "solutions"), str(plain)],
-             "port": 9, "memory_blocks": 8}
-    attacks = [name.removesuffix(".ipynb") for name, (_, a) in A.build(paths).items()
-               if a == ASSIGNMENT and name.startswith("a_")]
-    for name, (data, a) in A.build(paths).items():
-        if name.removesuffix(".ipynb") in attacks:
-            folder = plain / "submitted" / name.removesuffix(".ipynb") / ASSIGNMENT
-            folder.mkdir(parents=True)
-            (folder / f"{ASSIGNMENT}.ipynb").write_bytes(data)
-    canary_sha = hashlib.sha256(canary.read_bytes()).hexdigest()
-    nbgrader("autograde", ASSIGNMENT, cwd=plain)
-    return {"plain": plain, "batch": batch, "exchange": exchange, "attacks": attacks, "canary": canary,
-            "canary_sha": canary_sha, "records": {r["student"]: r for r in json.loads(proc.stdout)}}
-
-
-@pytest.mark.sandbox
-def test_plain_nbgrader_autograde_uses_the_judge(course):
-    """`nbgrader autograde` in the course directory: the honest solution gets every point, the empty release,
-    the `check = lambda` notebook and the input transformer none; the late one loses everything (penalty zero)."""
-    full = sum(nbgrader_meta(c)["points"] for c in graded_cells(read_notebook(source_path(ASSIGNMENT))))
-    got = export(course["plain"])
-    assert float(got["honest"]["score"]) == full
-    for student in ("empty", "lambda_check", "transformer"):
-        assert float(got[student]["raw_score"]) == 0, f"{student}: {got[student]}"
-    assert float(got[LATE]["raw_score"]) == full and float(got[LATE]["late_submission_penalty"]) == full
-    assert float(got[LATE]["score"]) == 0
-
-
-@pytest.mark.sandbox
-def test_grade_all_gives_the_same_points_test_by_test(course):
-    """grade-all on the same collected folder fills its course's gradebook with the same points, cell by cell,
-    and its records and grades.csv agree with `nbgrader export` (late penalty included)."""
-    plain, batch = points(course["plain"]), points(course["batch"])
-    assert {s: plain[s] for s in batch} == batch
-    exported = export(course["batch"])
-    with open(grades_csv(course["batch"], ASSIGNMENT)) as f:
-        rows = {r["student"]: r for r in csv.DictReader(f)}
-    for student, rec in course["records"].items():
-        assert float(rows[student]["score"]) == float(exported[student]["score"]) == rec["score"], student
-    assert float(rows[LATE]["late_penalty"]) == float(exported[LATE]["late_submission_penalty"]) > 0
-
-
-@pytest.mark.sandbox
-def test_every_attack_scores_nothing_through_plain_nbgrader(course):
-    """Each attack on exercise 1 of tests/attacks, graded by plain `nbgrader autograde`, scores no more than the
-    empty exercise (0), and the canary outside the kernel is unchanged."""
-    got = export(course["plain"])
-    assert course["attacks"], "no attacks were built"
-    for name in course["attacks"]:
-        assert float(got[name]["raw_score"]) == 0, f"{name}: {got[name]}"
-    assert hashlib.sha256(course["canary"].read_bytes()).hexdigest() == course["canary_sha"]
-
-
-@pytest.mark.sandbox
-def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
-    """grade-all leaves nbgrader's feedback pages in place: `nbgrader release_feedback` sends them to the
-    exchange, and `fetch_feedback` gives the student the page, with no hidden test in it."""
-    from autograder.assignments import Assignment
-
-    batch = course["batch"]
-    nbgrader("release_feedback", ASSIGNMENT, cwd=batch)
-    home = course["exchange"].parent / "home" / "honest"
-    nbgrader("fetch_feedback", ASSIGNMENT, "--course", COURSE_ID, "--student", "honest",
-             f"--Exchange.root={course['exchange']}", cwd=home)
-    pages = list((home / ASSIGNMENT / "feedback").rglob("*.html"))
-    assert pages, "no feedback fetched"
-    text = pages[0].read_text()
-    assert "@PACKAGE_LOCATION@" not in text
-    for line in Assignment(ASSIGNMENT).hidden_lines:
-        assert line not in text
-
-
-class Formgrader:
-    """nbgrader's formgrader (a Jupyter server with its extension) on a course directory, as a grader uses it."""
-
-    def __init__(self, root):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}",
-                "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-                f"--ServerApp.root_dir={root}"] + (["--allow-root"] if os.geteuid() == 0 else [])
-        self.proc = subprocess.Popen(args, cwd=root, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 90
-        while self.get("/api/status")[0] != 200:
-            assert self.proc.poll() is None and time.time() < deadline, "formgrader's server did not start"
-            time.sleep(0.5)
-
-    def get(self, path):
-        return self.call("GET", path)
-
-    def call(self, method, path, body=None):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-        try:
-            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=30) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(errors="replace")
-        except urllib.error.URLError:
-            return None, ""
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
-@pytest.mark.sandbox
-@pytest.mark.browser
-def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_output(course, tmp_path):
-    """Formgrader on grade-all's course: the submissions list shows the students, a submission opens as the
-    judged notebook (the grader's verdicts in its test cells; a screenshot is kept), its Autograde button grades
-    with the course's pipeline, and a manual score and comment saved through formgrader's API reach
-    grades.csv, `nbgrader export` and the feedback page."""
-    from nbgrader.api import Gradebook
-
-    from needs import chromium_path
-    from test_book_render import CHROMIUM_FLAGS, SHOTS
-
-    batch = tmp_path / "batch"
-    shutil.copytree(course["batch"], batch)
-    with Gradebook(gradebook_url(batch)) as gb:
-        empty_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "empty").id
-        honest_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "honest").id
-    fg = Formgrader(batch)
-    try:
-        status, listing = fg.get(f"/formgrader/api/submissions/{ASSIGNMENT}")
-        assert status == 200 and {s["student"] for s in json.loads(listing)} >= set(course["records"]), listing[:500]
-        status, page = fg.get(f"/formgrader/submissions/{empty_id}/")
-        assert status == 200 and "CheckFailed" in page and "NotImplementedError" in page, page[:500]
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SHOTS / "formgrader-submission.png"
-        subprocess.run([chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                        "--window-size=1280,2000", "--virtual-time-budget=15000", f"--screenshot={shot}",
-                        f"{fg.base}/formgrader/submissions/{empty_id}/"], capture_output=True, timeout=180)
-        assert shot.is_file() and shot.stat().st_size > 10_000, "no screenshot of the submission"
-        # formgrader's Autograde button: the course's pipeline too (the lambda check scores nothing)
-        status, result = fg.call("POST", f"/formgrader/api/submission/{ASSIGNMENT}/lambda_check/autograde", {})
-        assert status == 200 and json.loads(result)["success"], result[-2000:]
-        with Gradebook(gradebook_url(batch)) as gb:
-            assert gb.find_submission(ASSIGNMENT, "lambda_check").score == 0
-        grades = {g["name"]: g for g in json.loads(fg.get(f"/formgrader/api/grades?submission_id={honest_id}")[1])}
-        status, _ = fg.call("PUT", f"/formgrader/api/grade/{grades['test_tanh']['id']}", {"manual_score": 0})
-        assert status == 200
-        comments = json.loads(fg.get(f"/formgrader/api/comments?submission_id={honest_id}")[1])
-        note = "Tanh by hand: use torch.tanh, not a lookup table"
-        status, _ = fg.call("PUT", f"/formgrader/api/comment/{comments[0]['id']}", {"manual_comment": note})
-        assert status == 200
-    finally:
-        fg.close()
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
                            "--workers", "1", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -489,6 +334,7 @@ WRITTEN = "written_init"  # a written answer, graded by hand (a cell this test's
 
 
 @pytest.mark.sandbox
+@pytest.mark.browser
 def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_feedback(tmp_path):
     """A course whose source adds a written answer (2 points, graded by hand) to exercise 1: plain `nbgrader
     autograde` flags it for manual grading (the judged tests get their points), formgrader shows it with the
@@ -497,6 +343,8 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
     from nbgrader.api import Gradebook
 
     from autograder.assignments import answer_cells
+    from browser import Browser
+    from test_book_render import SHOTS
 
     root = make_course(tmp_path / "written", tmp_path / "exchange", source="source",
                        edit=lambda nb: nb.cells.append(new_markdown_cell(
@@ -520,14 +368,25 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
         assert sub.score == full and sub.max_score == full + 2
         sub_id, grade_id = sub.id, written.id
         comment_id = next(c.id for c in sub.comments if c.name == WRITTEN)
-    fg = Formgrader(root)
-    try:
-        status, page = fg.get(f"/formgrader/submissions/{sub_id}/")
-        assert status == 200 and "unit scale" in page, page[:500]
-        assert fg.call("PUT", f"/formgrader/api/grade/{grade_id}", {"manual_score": 2})[0] == 200
-        note = "Right: the variance of a sum of fan_in terms grows with fan_in."
-        assert fg.call("PUT", f"/formgrader/api/comment/{comment_id}", {"manual_comment": note})[0] == 200
+    note = "Right: the variance of a sum of fan_in terms grows with fan_in."
+    fg, page = Formgrader(root), None
+    try:  # the grader opens the submission in formgrader and types the score and the comment
+        page = Browser(tmp_path / "profile")
+        page.open(f"{fg.base}/formgrader/submissions/{sub_id}/",
+                  ready=FORMGRADER_READY)
+        assert "unit scale" in page.eval("document.body.innerText")
+        page.eval(f"$('#{WRITTEN}').val(2).trigger('change'); "
+                  f"$('#{WRITTEN}-comment').val({json.dumps(note)}).trigger('change'); true")
+        deadline = time.time() + 30
+        while not (json.loads(fg.get(f"/formgrader/api/grade/{grade_id}")[1]).get("manual_score") == 2 and
+                   json.loads(fg.get(f"/formgrader/api/comment/{comment_id}")[1]).get("manual_comment") == note):
+            assert time.time() < deadline, "formgrader did not save the written answer's score and comment"
+            time.sleep(0.5)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(SHOTS / "formgrader-written-answer.png")
     finally:
+        if page:
+            page.close()
         fg.close()
     assert float(export(root)["s"]["score"]) == full + 2
     nbgrader("generate_feedback", ASSIGNMENT, cwd=root)
