@@ -1,4 +1,4 @@
-"""Gradescope (autograder/gradescope.py, autograder/gradescope_run.py): the zip built by the command line, unpacked
+"""Gradescope (autograder/export/gradescope.py, autograder/export/gradescope_run.py): the zip built by the command line, unpacked
 into a simulated /autograder tree, its run_autograder run there with this venv's python (setup.sh's network part is
 not run), results.json checked against Gradescope's documented schema and, test by test, against
 ``python -m autograder grade --json`` of the same notebook: an honest solution, the empty exercise, a one-bug mutant."""
@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 import submissions as S
-from autograder.assignments import ROOT, graded_cells, hidden_lines, read_notebook, source_path
+from autograder.assignments import ROOT, Assignment, graded_cells, read_notebook, source_path
 from mutants.a03_flatten_consecutive import MUTANTS
 
 A = S.FC
@@ -107,12 +107,12 @@ def test_zip_holds_one_assignment_and_runs_as_gradescope_expects(autograder_zip)
         key = z.read(".nbgrader_work/grader.key").decode()
         runner = z.read("run_autograder").decode()
     assert {"setup.sh", "run_autograder", f"solutions/{A}/{A}.ipynb", f"exercises/{A}/{A}.ipynb",
-            "data/names.txt", "autograder/gradescope_run.py", "wavenet/checks/verdict.py", "constraints.txt"} <= names
+            "data/names.txt", "autograder/export/gradescope_run.py", "wavenet/checks/verdict.py", "constraints.txt"} <= names
     assert modes["setup.sh"] & stat.S_IXUSR and modes["run_autograder"] & stat.S_IXUSR, "Gradescope runs both"
     assert not [n for n in names if n.startswith("solutions/") and A not in n], "another assignment's hidden tests"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert f'autograder.gradescope_run "{A}"' in runner
-    from autograder.kernel_input import key as course_key
+    assert f'autograder.export.gradescope_run "{A}"' in runner
+    from autograder.notebook.kernel_input import key as course_key
     assert bytes.fromhex(key) != course_key(), "the zip must carry a key of its own, not the course's"
 
 
@@ -136,7 +136,7 @@ def test_results_json_matches_grade(kind, autograder_zip, tmp_path):
         assert gs["output"] == (t["message"] or "passed"), (kind, t["id"])  # the course's message
         assert gs["visibility"] == ("after_published" if t["id"] in hidden else "visible"), t["id"]
     text = json.dumps(results)
-    assert not [line for line in hidden_lines(A) if line in text], "hidden test source in results.json"
+    assert not [line for line in Assignment(A).hidden_lines if line in text], "hidden test source in results.json"
     assert "sandbox (bubblewrap)" in results["output"]
     if kind == "mutant":
         assert 0 < results["score"] < sum(t["max_score"] for t in results["tests"])
@@ -148,7 +148,7 @@ def test_results_json_matches_grade(kind, autograder_zip, tmp_path):
                                         ({f"{A}.ipynb": b'{"cells": ['}, "not a valid Jupyter notebook")])
 def test_ungradable_submission_scores_zero_and_says_why(files, says, autograder_zip, tmp_path, monkeypatch):
     """No kernel starts for these: the results still follow the schema, every test 0, the reason shown."""
-    from autograder import gradescope_run
+    from autograder.export import gradescope_run
 
     monkeypatch.setattr(gradescope_run, "sandbox_choice", lambda: (True, "no kernel"))  # none starts
     tree = simulated_tree(autograder_zip, tmp_path / "autograder", files)
@@ -163,7 +163,8 @@ def test_ungradable_submission_scores_zero_and_says_why(files, says, autograder_
 def test_without_bubblewrap_the_container_is_the_boundary(monkeypatch):
     """Where bubblewrap cannot run (Gradescope's container without user namespaces) the kernel runs unsandboxed,
     and the submission's output says so; where it can, the sandbox is used."""
-    from autograder import gradescope_run, sandbox
+    from autograder.export import gradescope_run
+    from autograder.sandbox import bwrap as sandbox
 
     monkeypatch.setattr(sandbox, "mode", lambda: (None, "bubblewrap cannot make a sandbox here: no namespaces"))
     unsafe, note = gradescope_run.sandbox_choice()

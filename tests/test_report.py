@@ -1,4 +1,4 @@
-"""The class report (autograder/report.py): the class of tests/submissions graded by grade-all (conftest's
+"""The class report (autograder/export/report.py): the class of tests/submissions graded by grade-all (conftest's
 fc_graded), made late for one student by nbgrader's own fields, plus a second assignment written with nbgrader's
 API (the cross-assignment view, a student named with markup); the page opened in headless Chromium: every image
 loads, every count equals the gradebook's, no hidden test source and no student code on the page."""
@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 import submissions as S
-from autograder.assignments import ROOT, hidden_lines
+from autograder.assignments import ROOT, Assignment
 
 A, B = S.FC, "01_layers"
 LATE = "alice"
@@ -25,7 +25,7 @@ def course(fc_graded, tmp_path_factory):
     (as nbgrader's ``AssignLatePenalties`` stores one), and 01_layers with three submissions, one by ``MARKUP``."""
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import _quiet
+    from autograder.classroom.gradebook import _quiet
 
     root = tmp_path_factory.mktemp("report") / "course"
     shutil.copytree(fc_graded[1], root)
@@ -57,7 +57,7 @@ def expected(root, assignment):
     """The counts, straight from the gradebook: submissions, late, full marks, passes per test."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.gradebook import _quiet
+    from autograder.classroom.gradebook import _quiet
 
     out = {"submissions": 0, "late": 0, "full marks": 0, "passes": {}}
     with _quiet(), Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
@@ -128,14 +128,14 @@ def test_report_in_chromium(course, fc_graded, tmp_path):
     text = page.read_text()
     assert MARKUP not in text and "&lt;img src=x onerror=alert(1)&gt;" in text  # escaped, shown as text
     assert not dom.find_all("script", src=True) and not re.search(r"<img(?![^>]*src=\"data:image/png;base64,)", text)
-    assert not [line for line in hidden_lines(A) + hidden_lines(B) if line in text], "hidden test source"
+    assert not [line for line in Assignment(A).hidden_lines + Assignment(B).hidden_lines if line in text], "hidden test source"
     code = [l.strip() for src in (S.WRONG_FC, S.CHEAT_IMPORT, S.PATCH_TORCH, S.READ_HIDDEN) for l in src.splitlines()
             if len(l.strip()) > 24]
     assert code and not [l for l in code if l in text], "student code on the page"
 
 
 def test_concept_groups_messages_by_the_mistake_not_the_values():
-    from autograder.report import concept
+    from autograder.export.report import concept
 
     a = "FlattenConsecutive(8) on a (356, 8, 6) input gave (356, 1, 48): when T == n squeeze it (x.squeeze(1))"
     b = "FlattenConsecutive(4) on a (12, 4, 3) input gave (12, 1, 12): when T == n squeeze it (x.squeeze(1))"

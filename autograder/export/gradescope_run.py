@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.assignments import GradingError, graded_cells, read_notebook, source_path
+from autograder.assignments import Assignment, GradingError
 from autograder.safe_io import write_text
 
 DEFAULT_ROOT = "/autograder"
@@ -37,7 +37,7 @@ UNSANDBOXED = ("bubblewrap cannot run in this container ({why}): the notebook ra
 def sandbox_choice():
     """``(unsafe, note)``: the course's sandbox when bubblewrap works here, else none (the container is the
     boundary), with the line the results' output carries."""
-    from autograder.sandbox import mode
+    from autograder.sandbox.bwrap import mode
 
     how, why = mode()
     if how is not None:
@@ -65,7 +65,7 @@ def find_notebook(folder, assignment):
 
 def hidden_tests(assignment):
     """The ids of the assignment's hidden tests (their cells hold ``BEGIN HIDDEN TESTS``)."""
-    return {c.metadata.nbgrader.grade_id for c in graded_cells(read_notebook(source_path(assignment)))
+    return {c.metadata.nbgrader.grade_id for c in Assignment(assignment).tests
             if "BEGIN HIDDEN TESTS" in c.source}
 
 
@@ -89,14 +89,14 @@ def not_graded(assignment, reason, hidden, note):
     a missing notebook earns in nbgrader), the reason as the output too."""
     tests = [test_entry(c.metadata.nbgrader.grade_id, 0.0, float(c.metadata.nbgrader.points), False,
                         f"not graded: {reason}", c.metadata.nbgrader.grade_id in hidden)
-             for c in graded_cells(read_notebook(source_path(assignment)))]
+             for c in Assignment(assignment).tests]
     return {"score": 0.0, "output": f"Not graded: {reason}\n{note}", "visibility": "visible", "tests": tests}
 
 
 def run(assignment, root):
     """Grade ``root/submission`` and write ``root/results/results.json``; returns what was written."""
-    from autograder.grade import grade_notebook
-    from autograder.students import printable
+    from autograder.notebook.grade import grade_notebook
+    from autograder.classroom.students import printable
 
     root = Path(root)
     hidden = hidden_tests(assignment)
@@ -118,7 +118,7 @@ def run(assignment, root):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m autograder.gradescope_run", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m autograder.export.gradescope_run", description=__doc__.splitlines()[0])
     p.add_argument("assignment")
     p.add_argument("--root", default=os.environ.get("GRADESCOPE_ROOT") or DEFAULT_ROOT,
                    help="Gradescope's tree: submission/ in, results/results.json out (default /autograder)")

@@ -62,8 +62,8 @@ def gather(root, assignments=None):
     every assignment the gradebook holds, in its order), its submissions with their records' messages."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.batch import grades_dir
-    from autograder.gradebook import _quiet, derive
+    from autograder.classroom.batch import grades_dir
+    from autograder.classroom.gradebook import _quiet, derive
     from autograder.records import load
 
     root = Path(root)

@@ -12,7 +12,7 @@ and nothing of any other assignment::
 
 ``setup.sh`` installs the course's pins from PyPI when Gradescope builds the image (torch 2.13.0 from
 PyTorch's CPU index, the rest with ``-c constraints.txt``) and bubblewrap; ``run_autograder`` runs
-:mod:`autograder.gradescope_run`. Keep the zip private: it holds the hidden tests.
+:mod:`autograder.export.gradescope_run`. Keep the zip private: it holds the hidden tests.
 """
 import secrets
 import time
