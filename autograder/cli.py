@@ -159,12 +159,14 @@ def cmd_export(args):
 
 
 def cmd_gradescope(args):
+    from pathlib import Path
+
     from autograder.assignments import source_path
     from autograder.export.gradescope import build
     source_path(args.assignment)
     members = build(args.assignment, args.to, wheel=args.wheel)
     print(f"{args.to}: Gradescope autograder for {args.assignment} ({len(members)} files"
-          + (f", {args.wheel.split('/')[-1]}" if args.wheel else ", no wheel") + ")")
+          + (f", {Path(args.wheel).name}" if args.wheel else ", no wheel") + ")")
     return 0
 
 

@@ -6,16 +6,15 @@ cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # bubblewrap: the course's sandbox, used when the container lets it run (run_autograder checks each time)
-apt-get install -y -q bubblewrap python3-venv
-# Python 3.11, the course's version: the image's own when it is 3.11, else Ubuntu's (deadsnakes on 22.04)
-PY=$(command -v python3.11 || true)
-if [ -z "$PY" ]; then
+apt-get install -y -q bubblewrap
+# Python 3.11, the course's version: Ubuntu's own package (22.04 has it in universe), else deadsnakes' PPA
+if ! apt-get install -y -q python3.11 python3.11-venv; then
     apt-get install -y -q software-properties-common
     add-apt-repository -y ppa:deadsnakes/ppa
     apt-get update -q
     apt-get install -y -q python3.11 python3.11-venv
-    PY=$(command -v python3.11)
 fi
+PY=$(command -v python3.11)
 "$PY" -m venv .venv
 # the exact pins of the course (constraints.txt); torch from PyTorch's CPU index (2.13.0+cpu satisfies ==2.13.0)
 .venv/bin/python -m pip install -q --disable-pip-version-check \
@@ -25,4 +24,4 @@ for wheel in wheels/*.whl; do
     if [ -e "$wheel" ]; then .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "$wheel"; fi
 done
 # nbgrader's gradebook schema version, asked once here rather than at every submission
-PYTHONPATH="$PWD" .venv/bin/python -c "from autograder.gradebook import fast_gradebooks; fast_gradebooks()"
+PYTHONPATH="$PWD" .venv/bin/python -c "from autograder.classroom.gradebook import fast_gradebooks; fast_gradebooks()"
