@@ -39,6 +39,7 @@ import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Instance, Unicode
 
+from autograder import bounded_json
 from autograder.limits import Cgroup, Limits
 
 NOBODY = 65534
@@ -61,13 +62,45 @@ def mode():
     cmd = [_bwrap(), *_namespaces(kind), "--ro-bind", "/", "/", "--proc", "/proc", "--", "true"]
     if kind == "root":
         cmd = cmd[:-2] + ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"]
+    rules = userns_filter()
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        with tempfile.TemporaryFile() as f:
+            if rules:
+                f.write(rules)
+                f.seek(0)
+                cmd[1:1] = ["--seccomp", str(f.fileno())]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, pass_fds=(f.fileno(),))
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, f"bubblewrap did not start: {e}"
     if r.returncode != 0:
         return None, f"bubblewrap cannot make a sandbox here: {(r.stderr or r.stdout).strip()[:200]}"
     return kind, ""
+
+
+def gaps():
+    """What the threat model (autograder/README.md) claims that does not hold on this machine: one line
+    each, empty where everything holds. The grader prints them when it starts (``grade``, ``grade-all``)."""
+    import platform
+
+    from autograder.limits import status
+
+    kind, why = mode()
+    if kind is None:
+        return [f"no sandbox: {why}"]
+    out = []
+    if kind == "root" and userns_filter() is None:
+        out.append(f"the kernel may create user namespaces: no seccomp filter for {platform.machine()} "
+                   "(a root-less grader's bubblewrap refuses them with --disable-userns)")
+    held, _ = status()
+    if "memory" not in held:
+        out += ["memory is limited per process (prlimit --as), not per submission: each process of a "
+                "submission may use --memory", "processes are not limited: RLIMIT_NPROC counts every process "
+                "of the grader's user, so the grader does not set it", "CPU time is limited per process "
+                "(prlimit --cpu) and CPU rate not at all"]
+    if kind == "user":
+        out.append("the kernel's socket folder stays writable by it (it runs as the grader's own user, and "
+                   "only root can take the folder back): what it writes there is bounded by that disk only")
+    return out
 
 
 def short_tmp():
@@ -88,6 +121,49 @@ def _namespaces(kind):
     if kind == "user":
         ns += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
     return ns
+
+
+# A seccomp filter (classic BPF, what bwrap's --seccomp loads) that refuses new user namespaces: as root the
+# kernel runs as nobody without a user namespace of its own, so bwrap's --disable-userns (which needs one)
+# cannot apply, and nobody may create one (``unshare -rm``: a namespace in which it has every capability).
+# unshare or clone with CLONE_NEWUSER fail with EPERM; clone3, whose flags sit in memory a filter cannot
+# read, fails with ENOSYS (glibc then uses clone); another architecture's system calls (x86_64's i386 and
+# x32 entries) fail with EPERM.
+_ARCH = {  # machine: (AUDIT_ARCH_*, unshare, clone, clone3)
+    "x86_64": (0xC000003E, 272, 56, 435),
+    "aarch64": (0xC00000B7, 97, 220, 435),
+}
+CLONE_NEWUSER = 0x10000000
+
+
+def userns_filter(machine=None):
+    """The filter above as bytes for bwrap's ``--seccomp FD``, or ``None`` on a machine it does not know."""
+    import errno
+    import platform
+    import struct
+
+    arch = _ARCH.get(machine or platform.machine())
+    if arch is None:
+        return None
+    audit, unshare, clone, clone3 = arch
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, JGE, JSET, BPF_RET|K
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+    prog = [  # (code, jump if true, jump if false, k); jumps count the instructions skipped
+        (ld, 0, 0, 4),                    # 0  the architecture
+        (jeq, 0, 9, audit),               # 1  another one: EPERM (11)
+        (ld, 0, 0, 0),                    # 2  the system call's number
+        (jge, 7, 0, 0x40000000),          # 3  x32's: EPERM (11)
+        (jeq, 3, 0, unshare),             # 4  -> 8
+        (jeq, 2, 0, clone),               # 5  -> 8
+        (jeq, 5, 0, clone3),              # 6  -> ENOSYS (12)
+        (ret, 0, 0, allow),               # 7
+        (ld, 0, 0, 16),                   # 8  the first argument's low 32 bits (the flags)
+        (jset, 1, 0, CLONE_NEWUSER),      # 9  -> EPERM (11)
+        (ret, 0, 0, allow),               # 10
+        (ret, 0, 0, eperm),               # 11
+        (ret, 0, 0, enosys),              # 12
+    ]
+    return b"".join(struct.pack("<HBBI", *insn) for insn in prog)
 
 
 def _ancestors(paths):
@@ -136,8 +212,9 @@ def course_masks():
     return masks
 
 
-def sandbox_command(kernel_cmd, kind, rundir, course, grader_input, limits, env, procs=()):
-    """The full command that runs ``kernel_cmd`` in the sandbox (see the module docstring)."""
+def sandbox_command(kernel_cmd, kind, rundir, course, grader_input, limits, env, procs=(), seccomp=None):
+    """The full command that runs ``kernel_cmd`` in the sandbox (see the module docstring); ``seccomp``: a
+    file holding :func:`userns_filter`'s bytes."""
     pybinds = python_binds()
     dests = [*pybinds, str(rundir)]
     work = WORK if not any(d == WORK or d.startswith(WORK + "/") for d in dests) else WORK + "-sandbox"
@@ -153,11 +230,15 @@ def sandbox_command(kernel_cmd, kind, rundir, course, grader_input, limits, env,
         cmd += ["--tmpfs", m, "--remount-ro", m]
     cmd += ["--ro-bind", str(course), "/course", "--ro-bind", str(grader_input), "/grader",
             "--bind", str(rundir), str(rundir),
-            "--proc", "/proc", "--dev", "/dev",
+            "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",  # /dev/shm too: not writable
             "--size", str(int(limits.disk)), "--perms", "01777", "--tmpfs", work,
             "--perms", "01777", "--dir", f"{work}/tmp", "--chdir", work]
     if not any(d == "/tmp" or d.startswith("/tmp/") for d in dests):
         cmd += ["--symlink", f"{work}/tmp", "/tmp"]
+    # the sandbox's own root (a tmpfs, the user's own without root) holds only folders made above: read-only
+    cmd += ["--remount-ro", "/"]
+    if seccomp:
+        cmd += ["--seccomp", "9"]  # the launcher below opens the filter's file as fd 9
     cmd.append("--")
     if kind == "root":
         cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
@@ -165,11 +246,13 @@ def sandbox_command(kernel_cmd, kind, rundir, course, grader_input, limits, env,
     if not procs:  # no cgroup: per-process limits are the best there is
         cmd += ["prlimit", f"--as={int(limits.memory)}", f"--cpu={int(limits.cpu_seconds)}", "--core=0", "--"]
     cmd += kernel_cmd
-    # Before bwrap starts: join the submission's cgroup (so bwrap and all it starts are in it), and ignore
-    # SIGINT, which the grader sends to the whole process group to interrupt a cell: bwrap would die of it
-    # and take the kernel along; ipykernel sets its own SIGINT handler while a cell runs.
-    cmd = ["sh", "-c", 'trap "" INT; while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"',
-           "launch", *map(str, procs), "--", *cmd]
+    # Before bwrap starts: join the submission's cgroup (so bwrap and all it starts are in it);
+    # ignore SIGINT, which the grader sends to the whole process group to interrupt a cell: bwrap would die of
+    # it and take the kernel along (ipykernel sets its own SIGINT handler while a cell runs); lift the grader's
+    # own soft limit on data (isolate.hold_memory), which the kernel would inherit; open the seccomp filter.
+    cmd = ["sh", "-c", 'trap "" INT; ulimit -S -d unlimited 2>/dev/null; f=$1; shift; '
+                       'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@" 9<"$f"',
+           "launch", str(seccomp or os.devnull), *map(str, procs), "--", *cmd]
     return cmd, work
 
 
@@ -200,6 +283,7 @@ class SandboxKernelManager(AsyncKernelManager):
         base = Path(self.runtime or short_tmp())
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._rundir = Path(tempfile.mkdtemp(prefix="k-", dir=base))
+        self._seccomp = self._rundir.with_suffix(".bpf")
         self.transport = "ipc"  # unix sockets: they cross the kernel's network namespace
         self.ip = str(self._rundir / "k")
         self.connection_file = str(self._rundir / "kernel.json")
@@ -211,7 +295,8 @@ class SandboxKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         if self.unsafe:
-            return ["prlimit", f"--as={int(self.limits.memory)}", "--core=0", "--"] + cmd
+            return ["sh", "-c", 'ulimit -S -d unlimited 2>/dev/null; exec "$@"', "launch",
+                    "prlimit", f"--as={int(self.limits.memory)}", "--core=0", "--"] + cmd
         if self.kind is None:
             raise RuntimeError(f"no sandbox: {mode()[1]}")
         self.cgroup, self.cgroup_note = Cgroup.create(self._rundir.name, self.limits)
@@ -219,8 +304,11 @@ class SandboxKernelManager(AsyncKernelManager):
             os.chown(self._rundir, NOBODY, NOBODY)  # the kernel binds its sockets here, then gives it back
             os.chown(self.connection_file, NOBODY, NOBODY)
         procs = self.cgroup.procs_files() if self.cgroup else ()
+        rules = userns_filter()
+        if rules:  # beside the socket folder, not in it: nothing the kernel sees
+            self._seccomp.write_bytes(rules)
         full, _ = sandbox_command(cmd, self.kind, self._rundir, self.course, self.grader_input, self.limits,
-                                  kernel_env(WORK), procs)
+                                  kernel_env(WORK), procs, self._seccomp if rules else None)
         return full
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -259,10 +347,18 @@ class SandboxKernelManager(AsyncKernelManager):
 
     post_start_kernel = _async_post_start_kernel
 
+    def max_message(self):
+        """Bytes one frame of a kernel's message may have: over it, ZeroMQ cuts the connection before reading
+        it (16 MiB, or four cells' output caps: a probe record is at most 4 MB, a cell's output is capped)."""
+        return max(16 * 1024 ** 2, 4 * int(self.limits.max_output_bytes))
+
     def client(self, **kwargs):
-        """A client whose sockets never reconnect (see :meth:`lock`)."""
+        """A client whose sockets never reconnect (see :meth:`lock`), read at most :meth:`max_message` bytes a
+        frame, and parse each part of a message only within :mod:`autograder.bounded_json`'s bounds."""
         ctx = zmq.asyncio.Context()
         ctx.setsockopt(zmq.RECONNECT_IVL, -1)
+        ctx.setsockopt(zmq.MAXMSGSIZE, self.max_message())
+        self.session.unpack = bounded_json.loads
         return super().client(context=ctx, **kwargs)
 
     def lock(self):
@@ -279,5 +375,6 @@ class SandboxKernelManager(AsyncKernelManager):
             if self.cgroup is not None:
                 self.cgroup.remove()
             shutil.rmtree(self._rundir, ignore_errors=True)
+            self._seccomp.unlink(missing_ok=True)
 
     cleanup_resources = _async_cleanup_resources
