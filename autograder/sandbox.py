@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import zmq
@@ -97,10 +98,70 @@ def gaps():
                 "submission may use --memory", "processes are not limited: RLIMIT_NPROC counts every process "
                 "of the grader's user, so the grader does not set it", "CPU time is limited per process "
                 "(prlimit --cpu) and CPU rate not at all"]
-    if kind == "user":
-        out.append("the kernel's socket folder stays writable by it (it runs as the grader's own user, and "
-                   "only root can take the folder back): what it writes there is bounded by that disk only")
+    if kind == "user" and sealing():
+        out.append(f"the kernel's socket folder stays writable by it ({sealing()}): what it writes there is "
+                   "bounded by that disk only")
     return out
+
+
+def _inside(pid):
+    """A process below ``pid`` in another mount namespace than this one (the sandbox's), or ``None``."""
+    own = os.readlink("/proc/self/ns/mnt")
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            if p != pid and os.readlink(f"/proc/{p}/ns/mnt") != own:
+                return p
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return None
+
+
+def seal(pid, folder):
+    """Make ``folder`` read-only inside the root-less sandbox that ``pid`` (its launcher) runs, with
+    :mod:`autograder.seal` in a process of its own; ``""`` when done, else why not."""
+    inside = _inside(pid)
+    if inside is None:
+        return "no process of the sandbox was found"
+    try:
+        r = subprocess.run([sys.executable, "-I", "-S", str(Path(__file__).with_name("seal.py")), str(inside),
+                            str(folder)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"the seal did not run: {e}"
+    return "" if r.returncode == 0 else (r.stderr.strip()[-200:] or f"the seal exited {r.returncode}")
+
+
+@functools.lru_cache(maxsize=1)
+def sealing():
+    """Without root: ``""`` if the kernel's socket folder can be made read-only inside the sandbox (tried on a
+    sandbox that sleeps), else why not."""
+    folder = Path(tempfile.mkdtemp(prefix="seal-", dir=short_tmp()))
+    probe = folder / "x"
+    cmd = [_bwrap(), *_namespaces("user"), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--bind",
+           str(folder), str(folder), "--", "sh", "-c", f'read line; echo > "{probe}"']
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                text=True)
+        try:
+            for _ in range(100):  # until the sandbox is up
+                if _inside(proc.pid):
+                    break
+                time.sleep(0.02)
+            why = seal(proc.pid, folder)
+            proc.communicate("go\n", timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+        if not why and probe.exists():
+            why = "the folder stayed writable after the seal"
+        return why
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bubblewrap did not start: {e}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def short_tmp():
@@ -362,10 +423,15 @@ class SandboxKernelManager(AsyncKernelManager):
         return super().client(context=ctx, **kwargs)
 
     def lock(self):
-        """Once the kernel is up: take its socket folder back (as root), so nothing there can change."""
+        """Once the kernel is up: take its socket folder back (as root), or make it read-only inside the sandbox
+        (without root: :func:`seal`), so that nothing there can change and nothing more lands there."""
         if self.kind == "root":
             os.chown(self._rundir, 0, 0)
             os.chmod(self._rundir, 0o700)
+        elif self.kind == "user" and self.provisioner is not None and self.provisioner.process is not None:
+            why = seal(self.provisioner.process.pid, self._rundir)
+            if why:
+                self.log.warning("the kernel's socket folder stays writable: %s", why)
 
     async def _async_cleanup_resources(self, restart=False):
         if self.cgroup is not None:

@@ -1,6 +1,7 @@
 """``python tests/sandbox_shell.py`` prints, as JSON, what a kernel's sandbox lets a shell do, in this
 user's mode (root: ``root``; any other user: ``user``), with ``--disk 64M``: for each probe its exit status
-and the bytes that landed. tests/test_attacks_red2.py runs it as root and as nobody.
+and the bytes that landed. The socket folder is probed as a kernel finds it once it is up: root-owned as
+root, sealed without root (``sealed``: ``true``, or why not). tests/test_attacks_red2.py runs it as root and as nobody.
 
 Probes: write 200 MB to /dev/shm, to /dev, to the sandbox's root, to the socket folder and to /learner (the
 only writable place, a tmpfs of ``--disk`` bytes); ``unshare -rm`` (a user namespace with a mount in it).
@@ -10,10 +11,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from autograder.limits import Limits
-from autograder.sandbox import WORK, kernel_env, mode, sandbox_command, userns_filter
+from autograder.sandbox import WORK, _inside, kernel_env, mode, sandbox_command, seal, userns_filter
 
 MB = 1024 ** 2
 WRITE = "dd if=/dev/zero of={} bs=1M count=200 2>/dev/null; r=$?; wc -c < {} 2>/dev/null || echo 0; exit $r"
@@ -37,11 +39,19 @@ def main():
                   "unshare": "unshare -rm sh -c 'mount -t tmpfs none /learner' 2>/dev/null; r=$?; echo 0; exit $r"}
         out = {"mode": kind}
         for name, script in probes.items():
-            cmd, _ = sandbox_command(["sh", "-c", script], kind, run, folder / "course", folder / "input",
-                                     Limits(disk=64 * MB), kernel_env(WORK),
+            cmd, _ = sandbox_command(["sh", "-c", "read go; " + script], kind, run, folder / "course",
+                                     folder / "input", Limits(disk=64 * MB), kernel_env(WORK),
                                      seccomp=folder / "filter.bpf" if rules else None)
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            out[name] = {"rc": r.returncode, "bytes": int((r.stdout.split() or ["0"])[-1])}
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+            if kind == "user":  # what the kernel manager's lock does once the kernel is up
+                for _ in range(200):
+                    if _inside(proc.pid):
+                        break
+                    time.sleep(0.02)
+                out.setdefault("sealed", seal(proc.pid, run) or True)
+            stdout, _ = proc.communicate("go\n", timeout=120)
+            out[name] = {"rc": proc.returncode, "bytes": int((stdout.split() or ["0"])[-1])}
             (run / "x").unlink(missing_ok=True)
         print(json.dumps(out))
     finally:
