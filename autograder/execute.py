@@ -22,6 +22,9 @@ strangers' notebooks needs:
   any ``execution_count``); an output that still is not valid nbformat is
   dropped, and a message that still breaks the client stops the kernel: the
   student's fault, with an event saying so, and the points of earlier cells kept;
+- a kernel that sends a frame over the sockets' bound (``MAXMSGSIZE``, which
+  ZeroMQ enforces by dropping the connection unread) or a message part over
+  :mod:`autograder.bounded_json`'s bounds is stopped the same way, naming it;
 - a cell's ``execution_count`` is the grader's (1, 2, 3… in the order cells
   ran, ``None`` for a cell not run), never the kernel's: a number a kernel
   picks could carry hidden test text into the feedback.

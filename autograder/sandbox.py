@@ -11,17 +11,22 @@ The kernel sees an allowlist and nothing else::
     <rundir>                              the kernel's sockets (locked once the kernel is up)
     /learner                              a fresh, empty tmpfs of ``limits.disk`` bytes: the only
                                           writable place, its home, its working folder and its TMPDIR
+    /dev, /proc, /                        bubblewrap's own; /dev (with /dev/shm) and / read-only
 
 It runs as an unprivileged user (as root: ``nobody``, through ``setpriv``,
 with no capabilities and ``no_new_privs``; without root: the grader's own
 user inside a user namespace), with a cleared environment and a short
 allowlist of variables, no network, its own pid, ipc and uts namespaces,
-and it dies with the grader (``--die-with-parent``). Every process of the
+and it dies with the grader (``--die-with-parent``). A seccomp filter
+(:func:`userns_filter`) refuses new user namespaces. Every process of the
 submission sits in one cgroup (:mod:`autograder.limits`).
 
-The kernel talks to the grader over unix sockets in ``<rundir>``. As root the
-grader takes that folder back once the kernel is up, so the kernel cannot
-swap a socket for a link; the grader's sockets never reconnect either way.
+The kernel talks to the grader over unix sockets in ``<rundir>``. Once the
+kernel is up the grader takes that folder back (as root) or makes it
+read-only inside the sandbox (without root: :mod:`autograder.seal`), so the
+kernel can neither swap a socket for a link nor write there; the grader's
+sockets never reconnect either way, and read at most :meth:`max_message`
+bytes a frame.
 
 :func:`mode` says whether kernels can be sandboxed here, and how. Where they
 cannot, grading refuses untrusted work unless ``--unsafe`` is given.

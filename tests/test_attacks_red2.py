@@ -352,3 +352,21 @@ def test_the_grader_names_what_does_not_hold_here():
     text = " ".join(lines)
     assert "memory is limited per process" in text and "processes are not limited" in text, lines
     assert "socket folder" not in text, lines
+
+
+def test_the_kernel_command_loads_the_filter_and_remounts_read_only(tmp_path):
+    """Unit: with a filter file, bwrap gets ``--seccomp 9`` and the launcher opens the file as fd 9; /dev and the
+    sandbox's root are remounted read-only after every mount; the filter is 13 BPF instructions where the
+    machine is known, none elsewhere."""
+    from autograder.limits import Limits
+    from autograder.sandbox import kernel_env, sandbox_command, userns_filter
+
+    cmd, _ = sandbox_command(["true"], "user", tmp_path / "run", tmp_path / "course", tmp_path / "in", Limits(),
+                             kernel_env("/learner"), seccomp=tmp_path / "f.bpf")
+    bwrap = cmd[cmd.index("--") + 1:]
+    assert 'exec "$@" 9<"$f"' in cmd[2] and cmd[4] == str(tmp_path / "f.bpf"), cmd[:6]
+    assert bwrap[bwrap.index("--dev") + 2:bwrap.index("--dev") + 4] == ["--remount-ro", "/dev"]
+    end = bwrap.index("--", bwrap.index("--dev"))
+    assert bwrap[end - 4:end] == ["--remount-ro", "/", "--seccomp", "9"], bwrap[end - 6:end]
+    assert len(userns_filter("x86_64")) == len(userns_filter("aarch64")) == 13 * 8
+    assert userns_filter("riscv64") is None
