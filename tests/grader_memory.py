@@ -2,7 +2,7 @@
 sends against it (tests/test_attacks_red2.py runs it in a process of its own, so its peak is the grader's).
 
 It grades, one after another in this process, with the grader's own memory limit
-(:func:`autograder.isolate.hold_memory`): a notebook whose kernel sends one 60 MB message of empty lists,
+(:func:`autograder.sandbox.isolate.hold_memory`): a notebook whose kernel sends one 60 MB message of empty lists,
 one whose kernel sends 300,000 empty lists in a 0.9 MB message, a notebook file of 3 million empty lists in a
 cell's metadata, one nested 100,000 deep, and last an honest notebook. It writes each one's record
 (status, score, max score, reason, the events' texts) and seconds, and the process's peak RSS after each.
@@ -15,9 +15,9 @@ import time
 import nbformat
 
 import submissions as S
-from autograder.isolate import hold_memory
-from autograder.limits import Limits
-from autograder.submission import grade_submission
+from autograder.sandbox.isolate import hold_memory
+from autograder.sandbox.limits import Limits
+from autograder.notebook.submission import grade_submission
 
 HUGE_MESSAGE = """k = get_ipython().kernel
 k.session.send(k.iopub_socket, "display_data", {"data": {"text/plain": "x"}, "metadata": {"x": [[]] * 20_000_000}},

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.limits import Limits
-from autograder.sandbox import WORK, _inside, kernel_env, mode, sandbox_command, seal, userns_filter
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.bwrap import WORK, _inside, kernel_env, mode, sandbox_command, seal, userns_filter
 
 MB = 1024 ** 2
 WRITE = "dd if=/dev/zero of={} bs=1M count=200 2>/dev/null; r=$?; wc -c < {} 2>/dev/null || echo 0; exit $r"

@@ -24,7 +24,7 @@ from nbformat.v4 import new_code_cell
 
 import attacks as A
 from autograder.assignments import ROOT
-from autograder.sandbox import mode
+from autograder.sandbox.bwrap import mode
 import submissions as S
 
 FC = S.FC
@@ -163,7 +163,7 @@ def test_execution_counts_are_the_graders(malformed):
 
 def test_well_formed_mends_what_nbclient_reads_unchecked():
     """Unit: each malformed part becomes empty, an unknown shape becomes type "malformed", counts ``None``."""
-    from autograder.execute import well_formed
+    from autograder.notebook.execute import well_formed
 
     msg = well_formed({"header": {"msg_type": "display_data", "date": "yesterday"}, "parent_header": ["x"],
                        "metadata": None, "content": {"transient": ["x"], "metadata": 3, "execution_count": 10 ** 300,
@@ -194,7 +194,7 @@ def test_a_message_that_still_breaks_the_client_is_the_kernels_fault(monkeypatch
 
     from nbgrader.preprocessors import Execute
 
-    from autograder.execute import SandboxedExecute
+    from autograder.notebook.execute import SandboxedExecute
 
     def broken(self, cell, resources, index):
         raise AttributeError("'list' object has no attribute 'get'")
@@ -237,7 +237,7 @@ def test_a_notebook_of_three_million_empty_lists_is_refused_before_parsing(tmp_p
     import time
 
     from autograder.assignments import GradingError, read_notebook
-    from autograder.submission import grade_submission
+    from autograder.notebook.submission import grade_submission
 
     nb = S.solved(FC)
     nb.cells[0].metadata["x"] = [[] for _ in range(3_000_000)]
@@ -287,7 +287,7 @@ def test_what_a_kernel_sends_cannot_grow_the_grader(tmp_path):
 def test_the_grading_process_holds_itself_to_a_memory_limit():
     """In a child process: after ``hold_memory``, allocating past the limit is a ``MemoryError`` (which the
     record names), not the machine's memory; the kernel's launcher lifts that limit again."""
-    code = ("from autograder.isolate import hold_memory\nhold_memory(512 * 2**20)\n"
+    code = ("from autograder.sandbox.isolate import hold_memory\nhold_memory(512 * 2**20)\n"
             "try:\n    b = bytearray(1024 * 2**20)\nexcept MemoryError:\n    print('refused')\n"
             "import subprocess\n"
             "print(subprocess.run(['sh', '-c', 'ulimit -S -d unlimited 2>/dev/null; ulimit -d'],"
@@ -318,7 +318,7 @@ def test_the_sandbox_bounds_what_a_kernel_writes_and_refuses_user_namespaces():
     modes = [False]
     if os.geteuid() == 0:
         readable = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r",
-                                   str(ROOT / "autograder" / "sandbox.py")]).returncode == 0
+                                   str(ROOT / "autograder" / "sandbox" / "bwrap.py")]).returncode == 0
         need("sandbox", readable, "the repository is not readable by nobody (chmod o+x on every folder above it)")
         modes.append(True)
     for as_nobody in modes:
@@ -336,12 +336,12 @@ def test_the_grader_names_what_does_not_hold_here():
     """Without root (here: as nobody) the grader lists, when it starts, what the threat model claims that does not
     hold: without a cgroup, memory and CPU are per process and processes unbounded (the socket folder is sealed
     here, so it is not listed)."""
-    from autograder.sandbox import gaps
+    from autograder.sandbox.bwrap import gaps
 
     if os.geteuid() == 0:
-        from autograder.limits import version
+        from autograder.sandbox.limits import version
         assert version() is None or gaps() == [], gaps()
-        code = "import json\nfrom autograder.sandbox import gaps\nprint(json.dumps(gaps()))"
+        code = "import json\nfrom autograder.sandbox.bwrap import gaps\nprint(json.dumps(gaps()))"
         proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
                                "-c", code], cwd="/tmp", env=dict(os.environ, PYTHONPATH=str(ROOT), HOME="/tmp"),
                               capture_output=True, text=True, timeout=120)
@@ -358,8 +358,8 @@ def test_the_kernel_command_loads_the_filter_and_remounts_read_only(tmp_path):
     """Unit: with a filter file, bwrap gets ``--seccomp 9`` and the launcher opens the file as fd 9; /dev and the
     sandbox's root are remounted read-only after every mount; the filter is 13 BPF instructions where the
     machine is known, none elsewhere."""
-    from autograder.limits import Limits
-    from autograder.sandbox import kernel_env, sandbox_command, userns_filter
+    from autograder.sandbox.limits import Limits
+    from autograder.sandbox.bwrap import kernel_env, sandbox_command, userns_filter
 
     cmd, _ = sandbox_command(["true"], "user", tmp_path / "run", tmp_path / "course", tmp_path / "in", Limits(),
                              kernel_env("/learner"), seccomp=tmp_path / "f.bpf")

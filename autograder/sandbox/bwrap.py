@@ -5,7 +5,7 @@ The kernel sees an allowlist and nothing else::
     /usr, /lib*, /bin, /etc/ld.so.cache   the system's programs and libraries, read-only
     <python> and <.venv>                  the interpreter and the installed packages, read-only
     /course                               the course code this exercise may import, read-only
-                                          (autograder/course_view.py; never the exercise's answers)
+                                          (autograder/notebook/course_view.py; never the exercise's answers)
     /grader                               the grader's input for this run: the seed, the training
                                           split without validation labels, read-only
     <rundir>                              the kernel's sockets (locked once the kernel is up)
@@ -19,11 +19,11 @@ user inside a user namespace), with a cleared environment and a short
 allowlist of variables, no network, its own pid, ipc and uts namespaces,
 and it dies with the grader (``--die-with-parent``). A seccomp filter
 (:func:`userns_filter`) refuses new user namespaces. Every process of the
-submission sits in one cgroup (:mod:`autograder.limits`).
+submission sits in one cgroup (:mod:`autograder.sandbox.limits`).
 
 The kernel talks to the grader over unix sockets in ``<rundir>``. Once the
 kernel is up the grader takes that folder back (as root) or makes it
-read-only inside the sandbox (without root: :mod:`autograder.seal`), so the
+read-only inside the sandbox (without root: :mod:`autograder.sandbox.seal`), so the
 kernel can neither swap a socket for a link nor write there; the grader's
 sockets never reconnect either way, and read at most :meth:`max_message`
 bytes a frame.
@@ -46,7 +46,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Instance, Unicode
 
 from autograder import bounded_json
-from autograder.limits import Cgroup, Limits
+from autograder.sandbox.limits import Cgroup, Limits
 
 NOBODY = 65534
 WORK = "/learner"  # the kernel's home and working folder inside the sandbox
@@ -88,7 +88,7 @@ def gaps():
     each, empty where everything holds. The grader prints them when it starts (``grade``, ``grade-all``)."""
     import platform
 
-    from autograder.limits import status
+    from autograder.sandbox.limits import status
 
     kind, why = mode()
     if kind is None:
@@ -127,7 +127,7 @@ def _inside(pid):
 
 def seal(pid, folder):
     """Make ``folder`` read-only inside the root-less sandbox that ``pid`` (its launcher) runs, with
-    :mod:`autograder.seal` in a process of its own; ``""`` when done, else why not."""
+    :mod:`autograder.sandbox.seal` in a process of its own; ``""`` when done, else why not."""
     inside = _inside(pid)
     if inside is None:
         return "no process of the sandbox was found"
@@ -340,7 +340,7 @@ class SandboxKernelManager(AsyncKernelManager):
     grader_input = Unicode(help="folder of the grader's input for this run (mounted at /grader)").tag(config=True)
     runtime = Unicode(help="grader-private folder for the kernels' socket folders").tag(config=True)
     unsafe = Bool(False, help="no sandbox: the kernel runs as the grader, seeing the machine").tag(config=True)
-    limit_values = Dict(help="autograder.limits.Limits fields").tag(config=True)
+    limit_values = Dict(help="autograder.sandbox.limits.Limits fields").tag(config=True)
     cgroup = Instance(Cgroup, allow_none=True)
 
     def __init__(self, **kwargs):
