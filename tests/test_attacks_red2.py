@@ -370,3 +370,17 @@ def test_the_kernel_command_loads_the_filter_and_remounts_read_only(tmp_path):
     assert bwrap[end - 4:end] == ["--remount-ro", "/", "--seccomp", "9"], bwrap[end - 6:end]
     assert len(userns_filter("x86_64")) == len(userns_filter("aarch64")) == 13 * 8
     assert userns_filter("riscv64") is None
+
+
+def test_the_grading_process_out_of_memory_is_a_final_record_naming_it(monkeypatch):
+    """Unit: a ``MemoryError`` while grading (past ``hold_memory``'s limit) is the notebook's record saying so,
+    final, not a grader's failure that a re-run would meet again."""
+    import autograder.notebook.repair as repair
+    from autograder.notebook.submission import grade_submission
+
+    def hungry(nb, assignment):
+        raise MemoryError
+
+    monkeypatch.setattr(repair, "repair", hungry)
+    rec = grade_submission(FC, "hungry.ipynb", student="hungry", data=S.dumps(S.solved(FC)))
+    assert rec.status == "error" and rec.final and "more memory than the grader allows itself" in rec.reason, rec
