@@ -24,7 +24,7 @@ import pytest
 
 from autograder.assignments import ROOT, graded_cells, names, release_path, source_path
 from autograder.release import package_location
-from data.names import NAMES_SHA256
+from wavenet.data.names import NAMES_SHA256
 from tests.submissions import solved
 
 pytestmark = pytest.mark.slow  # builds the wheel and a fresh venv, runs every exercise there
