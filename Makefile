@@ -92,7 +92,7 @@ dist: setup
 ## student-release: what students get, in one folder ($$STUDENT_RELEASE, default _build/student-release):
 ## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md
 ## and the learner settings (learner/jupyter as jupyter/). It refuses exercises whose package location is unset in
-## pyproject.toml or stale (autograder/student_release.py) unless LOCAL_ONLY=1 (learners install the release's wheel).
+## pyproject.toml or stale (autograder/authoring/student_release.py) unless LOCAL_ONLY=1 (learners install the release's wheel).
 ## It builds the book it copies when that is the course's (_build/html: `make book`; _build/fast/_build/html:
 ## `make book-fast`); any other $$BOOK_HTML must exist. Built in $$STUDENT_RELEASE.tmp, moved into place at the end.
 STUDENT_RELEASE ?= _build/student-release
@@ -107,7 +107,7 @@ $(error BOOK_HTML=$(BOOK_HTML) does not exist; build it first (make book or make
 endif
 endif
 student-release-check: setup
-	$(PY) -m autograder.student_release $(if $(filter-out 0,$(LOCAL_ONLY)),--local-only)
+	$(PY) -m autograder.authoring.student_release $(if $(filter-out 0,$(LOCAL_ONLY)),--local-only)
 
 student-release: student-release-check dist $(RELEASE_BOOK)
 	rm -rf "$(RELEASE_TMP)"

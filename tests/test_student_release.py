@@ -11,8 +11,8 @@ import zipfile
 import pytest
 
 from autograder.assignments import ROOT, graded_cells, names, read_notebook, release_path, source_path
-from autograder.release import PACKAGE_TOKEN, package_location
-from autograder.student_release import placeholder
+from autograder.authoring.release import PACKAGE_TOKEN, package_location
+from autograder.authoring.student_release import placeholder
 from test_book_render import HTML
 
 pytestmark = pytest.mark.slow  # builds the wheel and needs the fast book (make book-fast)

@@ -1,12 +1,12 @@
 """``make student-release`` refuses a release whose exercises would send Colab users nowhere: an unset package
-location, or exercises that name another location than pyproject.toml (``autograder/student_release.py``)."""
+location, or exercises that name another location than pyproject.toml (``autograder/authoring/student_release.py``)."""
 import subprocess
 
 import pytest
 
-from autograder import student_release
+from autograder.authoring import student_release
 from autograder.assignments import ROOT, names
-from autograder.release import PACKAGE_TOKEN
+from autograder.authoring.release import PACKAGE_TOKEN
 
 
 @pytest.mark.parametrize("location, is_placeholder", [("", True), ("  ", True), (PACKAGE_TOKEN, True),

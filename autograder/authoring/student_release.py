@@ -3,20 +3,20 @@
 A released exercise's setup cell pip-installs the course package, when it is
 missing, from ``package-location`` of ``pyproject.toml`` (written into it by
 ``make exercises``). A release whose location is unset (or still the
-source's :data:`autograder.release.PACKAGE_TOKEN`) would send Colab users
+source's :data:`autograder.authoring.release.PACKAGE_TOKEN`) would send Colab users
 nowhere, so it is refused unless the instructor says the release is
 local-only (``LOCAL_ONLY=1``: learners install the wheel the release holds,
 or upload it next to the notebook). Exercises that name another location
 than ``pyproject.toml`` are stale: ``make exercises`` first.
 
-``python -m autograder.student_release [--local-only]``: exit 0, or 2 with
+``python -m autograder.authoring.student_release [--local-only]``: exit 0, or 2 with
 one line per problem on stderr.
 """
 import argparse
 import sys
 
 from autograder.assignments import ROOT, names, read_notebook, release_path
-from autograder.release import PACKAGE_TOKEN, package_location
+from autograder.authoring.release import PACKAGE_TOKEN, package_location
 
 
 def placeholder(location):
@@ -43,7 +43,7 @@ def problems(local_only=False):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m autograder.student_release", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m autograder.authoring.student_release", description=__doc__.splitlines()[0])
     p.add_argument("--local-only", action="store_true",
                    help="the release's learners install its own wheel: no published location needed")
     found = problems(p.parse_args(argv).local_only)
