@@ -5,6 +5,7 @@ The setup cell's install from a wheel beside the notebook needs a venv without t
 tests/test_learner_package.py does it (slow). Here the kernel hides the course by dropping every folder
 that holds ``wavenet`` from its ``sys.path``, so pip is never asked to install anything into this venv.
 """
+import json
 import os
 import re
 import subprocess
@@ -145,14 +146,21 @@ def test_here_is_silent_in_a_grading_run_and_says_what_to_do_when_lost(tmp_path)
 
 
 def test_validate_from_another_folder(tmp_path):
-    """The terminal command works from any folder, with a relative or an absolute path."""
+    """The terminal command works from any folder, with a relative or an absolute path, and runs the notebook
+    with its own interpreter even where the user's Jupyter has a `python3` kernel of another Python."""
     path = tiny(tmp_path / "a" / "b", "from wavenet.checks.validate import here\nhere()")
     other = tmp_path / "other"
     other.mkdir()
+    decoy = tmp_path / "jupyter-data" / "kernels" / "python3"
+    decoy.mkdir(parents=True)
+    (decoy / "kernel.json").write_text(json.dumps({"argv": [str(tmp_path / "no-such-python"), "-m", "ipykernel_launcher",
+                                                            "-f", "{connection_file}"],
+                                                   "display_name": "another Python", "language": "python"}))
+    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_EXECUTION", "JPY_SESSION_NAME")}
+    env.update(JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"), JUPYTER_PREFER_ENV_PATH="0")  # the user's kernels first
     for cwd, arg in ((tmp_path, "a/b/tiny.ipynb"), (other, str(path))):
         done = subprocess.run([sys.executable, "-m", "wavenet.checks.validate", arg], cwd=cwd, capture_output=True,
-                              text=True, timeout=600, env={k: v for k, v in os.environ.items()
-                                                           if k not in ("NBGRADER_EXECUTION", "JPY_SESSION_NAME")})
+                              text=True, timeout=600, env=env)
         assert done.returncode == 1, done.stdout + done.stderr
         assert "cell 2 raised ValueError: boom in the learner's cell" in done.stdout, done.stdout
 

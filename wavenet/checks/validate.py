@@ -91,6 +91,8 @@ def edited_cells(nb):
 def validate(path, timeout=300):
     """Run the notebook at ``path``; return the list of problems (empty: nothing to fix)."""
     import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(path), as_version=4)
@@ -98,7 +100,9 @@ def validate(path, timeout=300):
     old = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "validate"  # try-it cells skip themselves, as when graded
     try:
-        NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+        # this interpreter's own kernel (ipykernel's built-in spec): never another python3 kernelspec of the machine
+        km = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+        NotebookClient(nb, km=km, timeout=timeout, allow_errors=True, kernel_name="python3",
                        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
                        resources={"metadata": {"path": str(os.path.dirname(os.path.abspath(path)))}}).execute()
     finally:
