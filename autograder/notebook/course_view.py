@@ -10,7 +10,7 @@ in exercise 4, whose answer is ``BatchNorm1d``. :func:`build` writes a folder
   kernel only probes, and a kernel that could call ``oracle.bn_train`` on the
   probe's inputs (which it must know, to run the learner's code on them)
   would answer the value tests without a line of the learner's code;
-- ``wavenet/train.py``, ``wavenet/config.py`` and ``data/*.py``: the training
+- ``wavenet/train.py``, ``wavenet/config.py`` and ``wavenet/data/*.py``: the training
   loop the validation-loss probe uses (``data/names.txt`` stays out: the
   kernel gets the training split from the grader, never the names);
 - for each ``from wavenet.X import A, B`` in the setup cell, ``wavenet/X.py``
@@ -29,7 +29,7 @@ from autograder.assignments import ROOT, Assignment, nbgrader_meta
 # what the kernel's oracle.py keeps: helpers that compare, no reference that computes an answer
 ORACLE_KEPT = {"close", "maxdiff"}
 ALWAYS = ["wavenet/__init__.py", "wavenet/config.py", "wavenet/train.py",
-          "data/__init__.py", "data/dataset.py", "data/names.py"]
+          "wavenet/data/__init__.py", "wavenet/data/dataset.py", "wavenet/data/names.py"]
 
 
 def given(assignment):

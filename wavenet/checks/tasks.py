@@ -29,7 +29,7 @@ def _positions(words, seed=EVAL_SEED):
 
 def eval_windows(words, block_size=8, seed=EVAL_SEED):
     """One ``(context, next character)`` pair per word: X ``(N, block_size)``, Y ``(N,)``."""
-    from data import encode
+    from wavenet.data import encode
     X, Y = [], []
     for w, t in zip(words, _positions(words, seed)):
         ix = [0] * block_size + encode(w) + [0]
@@ -40,7 +40,7 @@ def eval_windows(words, block_size=8, seed=EVAL_SEED):
 
 def eval_prefixes(words, seed=EVAL_SEED):
     """One prefix per word, ``'.' + word[:t]``, right-padded with '.': X ``(N, T)``, lengths ``(N,)``, Y ``(N,)``."""
-    from data import encode
+    from wavenet.data import encode
     pos = _positions(words, seed)
     T = max(pos) + 1
     X = torch.zeros((len(words), T), dtype=torch.long)
@@ -55,7 +55,7 @@ def eval_prefixes(words, seed=EVAL_SEED):
 
 def build(task, words=None):
     """``{"train": (X, Y), "eval": (X, ...), "labels": Y}`` for ``task``, from the course's split."""
-    from data import build_dataset, name_sequences, read_words, split_words
+    from wavenet.data import build_dataset, name_sequences, read_words, split_words
     parts = split_words(words if words is not None else read_words())
     if task == "windows":
         Xe, Ye = eval_windows(parts["val"])
