@@ -51,7 +51,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
-from autograder.judge import is_test, tests_called
+from autograder.judge import is_test
 from autograder.sandbox import SandboxKernelManager, short_tmp
 from wavenet.checks.wire import MAX_BYTES, MIME
 
@@ -140,7 +140,7 @@ def prepare(assignment, seed, course=None):
             shutil.copytree(course, root / "course")
         else:
             course_view.build(assignment, root / "course")
-        kernel_input.write(root / "grader-input", seed, assignment, tests_called(assignment))
+        kernel_input.write(root / "grader-input", seed, assignment)
         (root / "run").mkdir(mode=0o700)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
