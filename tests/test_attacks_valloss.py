@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import submissions as S
-from autograder.assignments import ROOT
+from autograder.assignments import ROOT, read_notebook, source_path
 from autograder.runner import run_notebook
 from wavenet.checks import architecture, probe, reference, wire
 from wavenet.checks.models import GRADING_SEED, RECIPE, load_target
@@ -154,8 +154,11 @@ def val_test(tests):
 def test_attacks_through_the_runner_earn_no_val_loss_points(home_model):
     """Label table and decoy + pasted weights: 0 val-loss points; the honest model passes; no Tanh fails."""
     assert home_model[1] < load_target(SCALED)["threshold"], "the pasted model should be good enough to matter"
-    nbs = notebooks(home_model)
-    got = {name: val_test(run_notebook(nb, SCALED)["tests"]) for name, nb in nbs.items()}
+    # the source notebook (the runner restores no hidden test cell, as nbgrader does), its answer cell swapped
+    answers = {name: S.cell(nb, "build_model").source for name, nb in notebooks(home_model).items()}
+    source = read_notebook(source_path(SCALED))
+    got = {name: val_test(run_notebook(source, SCALED, replace={"build_model": answer})["tests"])
+           for name, answer in answers.items()}
     assert got["honest"]["passed"], got["honest"]
     for name in ("label_table", "decoy_pasted", "no_tanh"):
         assert got[name]["passed"] is False and got[name]["points"] == 0, (name, got[name])
