@@ -22,7 +22,7 @@ import torch
 
 import submissions as S
 from autograder.assignments import ROOT, read_notebook, source_path
-from autograder.runner import run_notebook
+from autograder.authoring.runner import run_notebook
 from wavenet.checks import architecture, probe, reference, wire
 from wavenet.checks.models import GRADING_SEED, RECIPE, load_target
 from wavenet.checks.verdict import Fail
@@ -278,7 +278,7 @@ def test_too_big_a_model_is_refused(no_training):
 
 def test_the_kernel_gets_no_data_and_no_reference(tmp_path):
     """The kernel's input folder holds only the seed; its course view has no reference.py (the grader's layers)."""
-    from autograder import course_view, kernel_input
+    from autograder.notebook import course_view, kernel_input
 
     folder = kernel_input.write(tmp_path / "in", 123, SCALED)
     assert sorted(p.name for p in folder.iterdir()) == ["run.json"]

@@ -16,7 +16,7 @@ learner's own machine, for :func:`wavenet.checks.val_loss`), :func:`score`:
    test's recipe, and returns its loss on the evaluation inputs, whose labels
    never left this process.
 
-Not in a graded kernel (``autograder/course_view.py`` leaves it out): it is
+Not in a graded kernel (``autograder/notebook/course_view.py`` leaves it out): it is
 the grader's implementation of every layer of the course.
 """
 import functools
