@@ -176,3 +176,19 @@ def test_fast_recipe_is_100x_shorter():
     """COURSE_FAST shortens steps and the decay point alike."""
     r = recipe(fast=True)
     assert (r.steps, r.decay_at, r.batch_size) == (2000, 1500, 32)
+
+
+def test_time_limit_counts_the_clock_it_is_given(splits8):
+    """The grader's runs count CPU seconds (``clock=time.process_time``), so a busy machine never stops them:
+    the limit follows the given clock alone, whatever the wall time."""
+    from wavenet.train import TooSlow
+
+    X, Y = splits8["train"]
+    r = recipe(fast=False, steps=60, log_every=1000)
+    ticks = iter(range(0, 100_000, 10))
+    torch.manual_seed(0)
+    with pytest.raises(TooSlow) as e:  # a clock that gains 10 s per reading: stopped at the first check
+        train(hierarchical(), X, Y, r, log=None, time_limit=5, clock=lambda: float(next(ticks)))
+    assert e.value.step == 20
+    torch.manual_seed(0)  # a clock that stands still: the whole run, however long it takes
+    assert train(hierarchical(), X, Y, r, log=None, time_limit=5, clock=lambda: 0.0).shape == (60,)

@@ -225,7 +225,7 @@ def fixed_threads(n):
 
 
 def train(model, X, Y, recipe, log=print, loss_fn=None, generator=None, time_limit=None,
-          mode="eager", threads=1, checkpoint=None, batches=None):
+          mode="eager", threads=1, checkpoint=None, batches=None, clock=time.time):
     """Run ``recipe.steps`` minibatch steps on ``model`` in place.
 
     With the lecture's recipe (plain SGD, step decay) and ``mode="eager"``
@@ -240,7 +240,9 @@ def train(model, X, Y, recipe, log=print, loss_fn=None, generator=None, time_lim
             cross-entropy of ``model(xb)`` against ``yb`` (chapter 8 passes the
             loss over whole names).
         generator: draws the minibatches (default: torch's global generator, as in the lecture).
-        time_limit: seconds; a slower run raises :class:`TooSlow`.
+        time_limit: seconds of ``clock``; a slower run raises :class:`TooSlow`.
+        clock: what ``time_limit`` counts: wall time by default; the grader passes ``time.process_time``,
+            so that a busy machine never stops a run (its CPU time does not grow with the load).
         mode: ``"eager"``, ``"compiled"`` or ``"graph"`` (CUDA); see the module docstring.
         threads: torch threads while training, a fixed count so that a busy machine
             does not slow the run by oversubscription (``None``: torch's setting).
@@ -261,7 +263,7 @@ def train(model, X, Y, recipe, log=print, loss_fn=None, generator=None, time_lim
         batches = minibatches(X.shape[0], recipe.steps, recipe.batch_size, generator, dev)
     losses = torch.empty(recipe.steps, device=dev)
     set_training(model, True)
-    t0 = time.time()
+    t0, c0 = time.time(), clock()
     with fixed_threads(threads):
         for i, ix in zip(range(recipe.steps), batches):
             loss = step(ix, recipe.lr_at(i))
@@ -271,8 +273,8 @@ def train(model, X, Y, recipe, log=print, loss_fn=None, generator=None, time_lim
             if checkpoint and ((i + 1) % recipe.log_every == 0 or i == recipe.steps - 1):
                 checkpoint(i + 1, losses[:i + 1])
                 set_training(model, True)
-            if time_limit is not None and i % 20 == 19 and time.time() - t0 > time_limit:
-                raise TooSlow(i + 1, recipe.steps, time.time() - t0)
+            if time_limit is not None and i % 20 == 19 and clock() - c0 > time_limit:
+                raise TooSlow(i + 1, recipe.steps, clock() - c0)
     set_training(model, False)
     return losses.cpu()
 
