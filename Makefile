@@ -6,7 +6,7 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data book book-fast chapter test test-fast exercises grade validate lab calibrate bench bench-gpu train sweep dist gradescope student-release clean
+.PHONY: setup data book book-fast chapter test test-fast exercises grade validate lab calibrate bench bench-gpu train sweep dist gradescope student-release student-release-check clean
 
 ## setup: make .venv, install the pinned dependencies, obtain data/names.txt, and the system packages
 ## grading and the reader tests need (bubblewrap, chromium: autograder/system_packages.sh; a no-op once they
@@ -23,7 +23,7 @@ $(STAMP): requirements.txt constraints.txt
 
 ## data: download names.txt (or copy $$NAMES_TXT) and check its sha256
 data data/names.txt: | $(STAMP)
-	$(PY) -m data
+	$(PY) -m wavenet.data
 
 ## book: the full executed book in _build/html: chapters run in parallel, one per core, into
 ## Jupyter Book's cache (book/execute.py), then the build renders them (unchanged chapters are not rerun)
@@ -74,11 +74,12 @@ endif
 validate: setup
 	-$(PY) -m wavenet.checks.validate $(NB)
 
-## lab: JupyterLab as learners see it, on exercise 1: nbgrader's menus and server extensions off (learner/jupyter),
+## lab: JupyterLab as learners see it, rooted at the course (every exercise and the book in reach), on exercise 1:
+## the learner settings (learner/jupyter: nbgrader's menus and server extensions off, no news pop-up),
 ## and .venv/bin first on PATH, so `python` in its terminals is the course's
 lab: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/learner/jupyter" \
-		$(VENV)/bin/jupyter lab exercises/01_layers/01_layers.ipynb
+		$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" exercises/01_layers/01_layers.ipynb
 
 ## dist: the learner package as a wheel in $$DIST (default dist/), names.txt inside (from data/names.txt or $$NAMES_TXT)
 DIST ?= dist
@@ -95,7 +96,9 @@ gradescope: dist
 	$(PY) -m autograder gradescope $(ASSIGNMENT) --to $(GRADESCOPE_ZIP) --wheel $$(ls $(DIST)/building_a_wavenet-*.whl)
 
 ## student-release: what students get, in one folder ($$STUDENT_RELEASE, default _build/student-release):
-## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md.
+## the exercises, the rendered book ($$BOOK_HTML, default the full book of `make book`), the wheel, learner/README.md
+## and the learner settings (learner/jupyter as jupyter/). It refuses exercises whose package location is unset in
+## pyproject.toml or stale (autograder/authoring/student_release.py) unless LOCAL_ONLY=1 (learners install the release's wheel).
 ## It builds the book it copies when that is the course's (_build/html: `make book`; _build/fast/_build/html:
 ## `make book-fast`); any other $$BOOK_HTML must exist. Built in $$STUDENT_RELEASE.tmp, moved into place at the end.
 STUDENT_RELEASE ?= _build/student-release
@@ -109,7 +112,10 @@ ifeq ($(RELEASE_BOOK)$(wildcard $(BOOK_HTML)),)
 $(error BOOK_HTML=$(BOOK_HTML) does not exist; build it first (make book or make book-fast))
 endif
 endif
-student-release: dist $(RELEASE_BOOK)
+student-release-check: setup
+	$(PY) -m autograder.authoring.student_release $(if $(filter-out 0,$(LOCAL_ONLY)),--local-only)
+
+student-release: student-release-check dist $(RELEASE_BOOK)
 	rm -rf "$(RELEASE_TMP)"
 	set -e; trap 'rm -rf "$(RELEASE_TMP)"' EXIT; \
 	mkdir -p "$(RELEASE_TMP)/exercises"; \
@@ -117,6 +123,7 @@ student-release: dist $(RELEASE_BOOK)
 		-exec cp --parents -t "$(abspath $(RELEASE_TMP))/exercises" {} +); \
 	cp -r "$(BOOK_HTML)" "$(RELEASE_TMP)/book"; \
 	cp $(DIST)/building_a_wavenet-*.whl learner/README.md "$(RELEASE_TMP)/"; \
+	cp -r learner/jupyter "$(RELEASE_TMP)/jupyter"; \
 	rm -rf "$(RELEASE_DIR)"; mv "$(RELEASE_TMP)" "$(RELEASE_DIR)"
 
 ## calibrate: re-derive a validation-loss target from the solution, e.g. `make calibrate ASSIGNMENT=05_scaled_up`

@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from data import load_splits  # noqa: E402
+from wavenet.data import load_splits  # noqa: E402
 from wavenet import results  # noqa: E402
 from wavenet.config import recipe  # noqa: E402
 from wavenet.models import hierarchical, mlp  # noqa: E402

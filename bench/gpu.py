@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loops import loop_speeds, machine, scaled_tree  # noqa: E402
-from data import load_splits  # noqa: E402
+from wavenet.data import load_splits  # noqa: E402
 from wavenet.config import recipe  # noqa: E402
 from wavenet.results import LECTURE  # noqa: E402
 from wavenet.timing import sync  # noqa: E402

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loops import CHAPTER_7_STEPS, loop_speeds, machine  # noqa: E402
-from data import load_splits, read_words, split_words  # noqa: E402
+from wavenet.data import load_splits, read_words, split_words  # noqa: E402
 from wavenet.config import device, recipe  # noqa: E402
 from wavenet.conv import (  # noqa: E402
     TorchWaveNet, example_loop, from_hierarchical, name_sequences, position_loop, positions_logits,

@@ -25,7 +25,7 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(scope="session")
 def splits8():
-    from data import load_splits
+    from wavenet.data import load_splits
     return load_splits(block_size=8)
 
 

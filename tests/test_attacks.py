@@ -243,10 +243,11 @@ def test_no_privilege_to_gain(attacked):
 
 
 def test_labels_never_reach_the_kernel(attacked):
-    """A model that looks the validation labels up (the course's data, chained windows) learns nothing from it."""
+    """A model that looks the validation labels up (the course's data, chained windows) learns nothing from it:
+    the kernel gets no data and trains nothing; a model with no ``layers`` gives the grader nothing to train."""
     rec = attacked["records"]["a_label_lookup"]
     val = next(t for t in rec["tests"] if t["id"] == "test_val_loss")
-    assert not val["passed"] and "above the target" in val["message"], val
+    assert not val["passed"] and "has no attribute `layers`" in val["message"], val
 
 
 def test_unreadable_messages_stop_the_kernel_not_the_grader(attacked):

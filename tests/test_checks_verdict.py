@@ -54,7 +54,7 @@ CONSTANT = {}
 # tests of a relation between outputs (shifting every logit keeps a causal model causal): perturbing all
 # values alike keeps the data right, so only their shapes and their relation are what they judge
 RELATIONAL = {"wavenet_causal": "changing token t changes logits at t and never before"}
-VAL_LOSS = {"val_loss", "conv_val_loss"}  # judged against labels the kernel never has (tests/test_attacks.py)
+VAL_LOSS = {"val_loss", "conv_val_loss"}  # the grader trains the described layers itself (tests/test_attacks_valloss.py)
 
 
 def judged(name, options, record_seed, judge_seed):

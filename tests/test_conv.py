@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from data import build_dataset, read_words, split_words
+from wavenet.data import build_dataset, read_words, split_words
 from wavenet.conv import (
     CausalConv1d, SeqBatchNorm1d, TorchWaveNet, WaveNet, conv_weight, evaluate_sequences, example_loop,
     from_hierarchical, name_sequences, position_loop, positions_logits, sequence_loss, train_sequences,

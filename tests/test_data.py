@@ -4,8 +4,8 @@ import hashlib
 import pytest
 import torch
 
-from data import build_dataset, decode, encode, itos, read_words, split_words, stoi, vocab_size
-from data import names as names_mod
+from wavenet.data import build_dataset, decode, encode, itos, read_words, split_words, stoi, vocab_size
+from wavenet.data import names as names_mod
 
 
 def test_vocabulary_is_dot_then_a_to_z():

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from data import read_words
+from wavenet.data import read_words
 from wavenet import experiment
 from wavenet.config import recipe
 from wavenet.experiment import Config, Data, build_model, load_record, main, parse_grid, run, sweep

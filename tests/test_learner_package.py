@@ -2,11 +2,14 @@
 
 The session builds the wheel once and makes one venv with torch (the local
 2.13.0 wheel) and the wheel's other requirements, but not the wheel itself:
-exercise 1's setup cell installs it, as it would on Colab. Then every released
+exercise 1's setup cell installs it from the wheel beside the notebook, as on
+Colab after an upload (no WAVENET_PACKAGE, no published location). Then every released
 exercise runs there with nbclient, two at a time, in a folder of its own, with
 no repository on the path, no NAMES_TXT and every HTTP proxy pointing nowhere:
 its visible tests fail as designed, and once the reference answers are filled
-in every cell runs and every visible test passes.
+in every cell runs and every visible test passes; the last cell's whole-notebook
+check, run from the notebook, reports both. Nothing is written into the venv's
+site-packages but what pip installs and Python's bytecode caches.
 """
 import hashlib
 import json
@@ -24,14 +27,14 @@ import pytest
 
 from autograder.assignments import ROOT, graded_cells, names, release_path, source_path
 from autograder.authoring.release import package_location
-from data.names import NAMES_SHA256
+from wavenet.data.names import NAMES_SHA256
 from tests.submissions import solved
 
 pytestmark = pytest.mark.slow  # builds the wheel and a fresh venv, runs every exercise there
 ASSIGNMENTS = names()
 FIRST = ASSIGNMENTS[0]  # its setup cell installs the package; the others find it installed
 OFFLINE = "http://127.0.0.1:9"  # a proxy that refuses: any download fails
-PACKAGES = ("data", "wavenet")
+PACKAGES = ("wavenet",)  # the one top-level package: no `data` that a learner's data/ folder could shadow
 KEEP_OUT = ("autograder", "solutions", "tests", "bench", "book", "exercises")
 
 
@@ -124,7 +127,10 @@ def runs(venv, wheel, tmp_path_factory):
             jobs[(assignment, kind)] = (nb_path, dict(env, WAVENET_PACKAGE=str(wheel),
                                                       **({"COURSE_FAST": "1"} if kind == "completed" else {})))
     first = (FIRST, "release")
-    done = {first: execute(*jobs.pop(first))}  # installs the package: alone, before the others look for it
+    nb_path, env_first = jobs.pop(first)
+    shutil.copy(wheel, nb_path.parent / wheel.name)  # uploaded beside the notebook: the setup cell finds it there
+    env_first = {k: v for k, v in env_first.items() if k != "WAVENET_PACKAGE"}
+    done = {first: execute(nb_path, env_first)}  # installs the package: alone, before the others look for it
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {key: pool.submit(execute, *job) for key, job in jobs.items()}
         done.update({key: f.result() for key, f in futures.items()})
@@ -132,13 +138,15 @@ def runs(venv, wheel, tmp_path_factory):
 
 
 def test_wheel_holds_the_learner_side_only(wheel):
-    """The wheel holds data/ (names.txt inside, verified), wavenet/ with the checks' targets, and nothing of the
-    grader, the solutions or the tests: no notebook, no solution or hidden-test region."""
+    """The wheel holds wavenet/ only (wavenet/data/ with names.txt inside, verified; the checks' targets), no
+    top-level `data`, and nothing of the grader, the solutions or the tests: no notebook, no solution or
+    hidden-test region."""
     with zipfile.ZipFile(wheel) as z:
         files = z.namelist()
         tops = {n.split("/")[0] for n in files}
         assert {t for t in tops if not t.endswith(".dist-info")} == set(PACKAGES), tops
-        assert hashlib.sha256(z.read("data/names.txt")).hexdigest() == NAMES_SHA256
+        assert "data" not in tops and not any(n.startswith("data/") for n in files), "a top-level data ships"
+        assert hashlib.sha256(z.read("wavenet/data/names.txt")).hexdigest() == NAMES_SHA256
         targets = sorted(p.name for p in (ROOT / "wavenet" / "checks" / "targets").glob("*.json"))
         assert sorted(Path(n).name for n in files if n.startswith("wavenet/checks/targets/")) == targets
         repo = sorted(p.relative_to(ROOT).as_posix() for top in PACKAGES for p in (ROOT / top).rglob("*.py")
@@ -163,7 +171,8 @@ def test_build_refuses_a_wrong_names_txt(tmp_path):
 
 
 def test_setup_cell_installs_the_missing_package(runs, venv):
-    """Exercise 1's setup cell found no `wavenet` in the fresh venv and pip-installed the wheel into it."""
+    """Exercise 1's setup cell found no `wavenet` in the fresh venv and pip-installed the wheel beside the
+    notebook into it, offline, with no WAVENET_PACKAGE and no published location."""
     path, env = venv
     setup = next(c for c in runs[(FIRST, "release")].cells if c.get("id") == "setup")
     assert not errors(setup), errors(setup)
@@ -173,10 +182,10 @@ def test_setup_cell_installs_the_missing_package(runs, venv):
 
 
 def test_installed_package_needs_no_repository_or_network(runs, venv):
-    """Installed, `data.read_words()` reads the bundled names (no NAMES_TXT, downloads would fail), and the checks
-    judge the visible tests only: no judge of a hidden test ships."""
+    """Installed, `wavenet.data.read_words()` reads the bundled names (no NAMES_TXT, downloads would fail), and
+    the checks judge the visible tests only: no judge of a hidden test ships."""
     path, env = venv
-    probe = ("import json, data, wavenet.checks.verdict as v; "
+    probe = ("import json, wavenet.data as data, wavenet.checks.verdict as v; "
              "print(json.dumps({'file': data.__file__, 'words': len(data.read_words()), 'judges': sorted(v.JUDGES)}))")
     run = subprocess.run([str(path / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=env,
                          cwd=path.parent, timeout=120)
@@ -220,6 +229,8 @@ def test_release_fails_its_visible_tests_as_designed(runs, assignment):
             assert "NotImplementedError" in errs[0]["evalue"], f"{meta['grade_id']}: {errs[0]['evalue']}"
         elif meta.get("grade"):
             assert not cell.get("outputs"), f"hidden test {meta['grade_id']} printed {cell.outputs}"
+    checked = text(nb.cells[-1])  # the last cell: the whole-notebook check, run from the notebook
+    assert "problem(s): fix them before you submit" in checked and "NotImplementedError" in checked, checked
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -232,6 +243,8 @@ def test_completed_exercise_runs_and_passes(runs, assignment):
         name = visible_tests(nb).get(cell.metadata["nbgrader"]["grade_id"])
         if name:
             assert f"passed: {name}" in text(cell), f"{name}: {text(cell)!r}"
+    checked = text(nb.cells[-1])  # the last cell: the whole-notebook check, run from the notebook
+    assert f"{assignment}.ipynb as last saved" in checked and "Success" in checked, checked
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -242,3 +255,38 @@ def test_release_names_the_package_location(assignment):
     assert f'PACKAGE = "{package_location()}"' in setup.source and "@PACKAGE_LOCATION@" not in setup.source
     assert 'if importlib.util.find_spec("wavenet") is None:' in setup.source
     assert re.search(r"^from wavenet\.checks import check\b", setup.source, re.M)
+
+
+WRITES = """
+import json, os, sys
+from wavenet import experiment, results
+results.record("probe", params=1, train=2.0, val=2.1)
+rec = experiment.run(experiment.Config(model="mlp", block_size=3, n_embd=2, n_hidden=4, steps=20, name="tiny"),
+                     log=None)
+print(json.dumps({"results": str(results.results_dir()), "run": rec["path"]}))
+"""
+
+
+def tree(folder):
+    """``{relative path: (size, mtime)}`` of every file under ``folder`` but Python's bytecode caches."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize("home", ["cwd", "WAVENET_HOME"])
+def test_installed_package_writes_nothing_into_site_packages(runs, venv, tmp_path, home):
+    """Installed, a chapter's result and a harness run land under the working folder (or $WAVENET_HOME), and
+    the venv's files (site-packages included) are exactly as pip left them."""
+    path, env = venv
+    before = tree(path)
+    cwd, target = tmp_path / "work", tmp_path / ("work" if home == "cwd" else "home")
+    cwd.mkdir()
+    env = dict(env, **({"WAVENET_HOME": str(target)} if home != "cwd" else {}))
+    run = subprocess.run([str(path / "bin" / "python"), "-c", WRITES], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert Path(got["results"]).is_relative_to(target) and Path(got["run"]).is_relative_to(target), got
+    assert Path(got["run"]).is_file() and (Path(got["results"]) / "probe.json").is_file(), got
+    after = tree(path)
+    assert after == before, f"written under the venv: {sorted(set(after.items()) ^ set(before.items()))[:10]}"

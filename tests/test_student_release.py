@@ -1,7 +1,9 @@
 """`make student-release`: one folder a student gets, holding nothing an instructor keeps private.
 
 Built once with the fast book (``make book-fast``; ``make test`` builds it first)
-in place of the full one, into a temporary folder.
+in place of the full one, into a temporary folder; local-only (``LOCAL_ONLY=1``)
+where pyproject.toml sets no package location (the check that refuses it
+otherwise: tests/test_student_release_check.py).
 """
 import subprocess
 import zipfile
@@ -9,6 +11,8 @@ import zipfile
 import pytest
 
 from autograder.assignments import ROOT, graded_cells, names, read_notebook, release_path, source_path
+from autograder.authoring.release import PACKAGE_TOKEN, package_location
+from autograder.authoring.student_release import placeholder
 from test_book_render import HTML
 
 pytestmark = pytest.mark.slow  # builds the wheel and needs the fast book (make book-fast)
@@ -22,8 +26,9 @@ def release(tmp_path_factory):
         pytest.fail(f"no built book at {HTML.relative_to(ROOT)}: run `make book-fast` first")
     out = tmp_path_factory.mktemp("student") / "release"
     dist = tmp_path_factory.mktemp("dist")
+    local = ["LOCAL_ONLY=1"] if placeholder(package_location()) else []
     run = subprocess.run(["make", "-s", "student-release", f"STUDENT_RELEASE={out}", f"BOOK_HTML={HTML}",
-                          f"DIST={dist}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          f"DIST={dist}", *local], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"make student-release failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
     return out
 
@@ -41,8 +46,18 @@ def hidden_lines(assignment):
 
 
 def test_release_holds_exercises_book_wheel_and_readme(release):
-    """Exactly the released exercises (byte for byte), the book, one wheel and the students' README."""
-    assert sorted(p.name for p in release.iterdir() if not p.name.endswith(".whl")) == ["README.md", "book", "exercises"]
+    """Exactly the released exercises (byte for byte), the book, one wheel, the students' README and the learner
+    settings its `jupyter lab` command uses (learner/jupyter as jupyter/, the news pop-up off)."""
+    assert sorted(p.name for p in release.iterdir() if not p.name.endswith(".whl")) == \
+        ["README.md", "book", "exercises", "jupyter"]
+    settings = sorted(p.relative_to(ROOT / "learner" / "jupyter").as_posix()
+                      for p in (ROOT / "learner" / "jupyter").rglob("*") if p.is_file())
+    assert settings and sorted(p.relative_to(release / "jupyter").as_posix()
+                               for p in (release / "jupyter").rglob("*") if p.is_file()) == settings
+    for rel in settings:
+        assert (release / "jupyter" / rel).read_bytes() == (ROOT / "learner" / "jupyter" / rel).read_bytes()
+    assert "announcements" in (release / "jupyter" / "labconfig" / "page_config.json").read_text()
+    assert "JUPYTER_CONFIG_PATH=jupyter jupyter lab" in (release / "README.md").read_text()
     assert len(list(release.glob("building_a_wavenet-*.whl"))) == 1
     assert (release / "README.md").read_text() == (ROOT / "learner" / "README.md").read_text()
     assert (release / "book" / "index.html").is_file() and (release / "book" / "book" / "01_mlp_recap.html").is_file()
@@ -69,3 +84,12 @@ def test_release_holds_nothing_private(release):
     for where, body in texts.items():
         for marker in PRIVATE + tuple(hidden):
             assert marker not in body, f"{where} holds {marker!r}"
+
+
+def test_release_holds_no_placeholder_location(release):
+    """No exercise of the release names the source's placeholder; each names pyproject.toml's location."""
+    for a in names():
+        path = release / "exercises" / a / f"{a}.ipynb"
+        assert PACKAGE_TOKEN not in path.read_text(), a
+        setup = next(c for c in read_notebook(path).cells if c.get("id") == "setup")
+        assert f'PACKAGE = "{package_location()}"' in setup.source, a

@@ -14,7 +14,7 @@ same numbers as ``torch.nn.Conv1d`` (the tests check it).
 import torch
 import torch.nn.functional as F
 
-from data.dataset import encode, name_sequences  # noqa: F401  (name_sequences: whole names, chapter 8)
+from wavenet.data.dataset import encode, name_sequences  # noqa: F401  (name_sequences: whole names, chapter 8)
 from wavenet.nn import BatchNorm1d, Embedding, Linear, Tanh
 
 

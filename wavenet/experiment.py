@@ -28,14 +28,14 @@ from pathlib import Path
 
 import torch
 
-from data import build_dataset, read_words, split_words
+from wavenet.data import build_dataset, read_words, split_words
 from wavenet import config, results
 from wavenet.config import Recipe
 from wavenet.conv import SeqBatchNorm1d, WaveNet, evaluate_sequences, name_sequences, names_loss
 from wavenet.models import VOCAB_SIZE, add_dropout, count_params, hierarchical, mlp
 from wavenet.train import MODES, evaluate, to_device, train
+from wavenet.workdir import ROOT  # the clone's root; installed: $WAVENET_HOME or the working directory
 
-ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("mlp", "hierarchical", "conv")
 
 
@@ -144,7 +144,7 @@ class Data:
 
 
 def runs_dir():
-    """``runs/`` at the repo root (``runs/fast/`` for COURSE_FAST runs); ``COURSE_RUNS`` overrides."""
+    """``runs/`` under :data:`ROOT` (``runs/fast/`` for COURSE_FAST runs); ``COURSE_RUNS`` overrides."""
     base = Path(os.environ.get("COURSE_RUNS", ROOT / "runs"))
     return base / "fast" if config.FAST else base
 

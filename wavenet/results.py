@@ -10,6 +10,9 @@ with a full one)::
     _build/results/full/mlp3.json     # make book
     _build/results/fast/mlp3.json     # make book-fast (COURSE_FAST=1)
 
+under the clone's root, or, installed, under ``$WAVENET_HOME`` or the working
+directory (:mod:`wavenet.workdir`): never inside the package.
+
 Example:
     >>> record("mlp3", params=12097, train=2.0583, val=2.1054)  # in chapter 1
     >>> load()["mlp3"]["val"]                                    # in chapter 7
@@ -19,8 +22,7 @@ import json
 from pathlib import Path
 
 from wavenet.config import FAST
-
-ROOT = Path(__file__).resolve().parent.parent  # the repo root, whatever the cwd
+from wavenet.workdir import ROOT  # the clone's root; installed: $WAVENET_HOME or the working directory
 
 # The lecture's performance log, in its order: (key, what changed, params, train, val).
 LECTURE = {

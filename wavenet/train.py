@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from data.dataset import itos
+from wavenet.data.dataset import itos
 
 MODES = ("eager", "compiled", "graph")
 CHUNK = 1000  # minibatches drawn at once: the indices take little memory whatever the number of steps

@@ -3,9 +3,11 @@
 ``python -m autograder calibrate 05_scaled_up`` runs the solution notebook's
 cells (tests skipped) to get its ``build_model`` (or exercise 8's
 ``WaveNet``), and runs :func:`wavenet.checks.val_loss` once per seed: the
-grader's fixed recipe on the training split, scored on the evaluation inputs
-(one example per validation name, :mod:`wavenet.checks.tasks`), the very
-training and scoring the hidden test uses. It writes
+solution's layers described and proven as a graded kernel does, then built,
+initialized and trained by the grader's own implementation
+(:mod:`wavenet.checks.reference`) with the fixed recipe from that seed, and
+scored on the evaluation inputs (one example per validation name,
+:mod:`wavenet.checks.tasks`): the very training and scoring the hidden test uses. It writes
 ``wavenet/checks/targets/<name>.json`` with the per-seed losses, their mean
 and std, and the threshold:
 
@@ -67,6 +69,7 @@ def calibrate(assignment, seeds=SEEDS, write=True, log=print):
         "command": f"python -m autograder calibrate {assignment}",
         "test": test,
         "recipe": VAL_LOSS_TESTS[test]["recipe"],
+        "trained": "the grader's build of the described layers, initialized from the seed (wavenet/checks/reference.py)",
         "scored_on": "one example per validation name (wavenet/checks/tasks.py)",
         "seeds": list(seeds),
         "val_losses": [round(x, 5) for x in losses],

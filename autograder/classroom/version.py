@@ -16,7 +16,7 @@ import subprocess
 from autograder.assignments import ROOT
 
 GRADING_FILES = [("autograder", "*.py"), ("wavenet", "*.py"), ("wavenet", "*.json"), ("solutions", "*.ipynb"),
-                 ("exercises", "*.ipynb"), ("data", "*.py")]
+                 ("exercises", "*.ipynb")]
 PINS = ["requirements.txt", "constraints.txt"]
 LIBRARIES = ["torch", "nbgrader", "nbconvert", "ipykernel", "dask", "distributed"]
 

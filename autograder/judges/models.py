@@ -1,19 +1,26 @@
 """Hidden tests of whole models (their probes: :mod:`wavenet.checks.models`).
 
-The validation-loss judge holds what the kernel never gets: the labels of the
-evaluation inputs. It computes the loss of the logits the kernel returned and
-compares it with the assignment's calibrated target.
+The validation-loss judge never uses a logit the kernel computed on the
+evaluation inputs: the kernel described its layers and proved the
+description; here the grader builds those layers, trains them from its own
+seed with its fixed recipe and scores them on labels only it holds
+(:func:`wavenet.checks.reference.score`), then compares the loss with the
+assignment's calibrated target.
 """
-import functools
 import math
 
 import torch
-import torch.nn.functional as F
 
 from autograder.judges import judge
-from wavenet.checks.models import RECIPE, load_target
+from wavenet.checks.models import GRADING_SEED, RECIPE, load_target
 from wavenet.checks.oracle import VOCAB
 from wavenet.checks.verdict import fail
+
+
+def grader_loss(test, inp, d):
+    """The loss of the described layers after the grader's own run (fails when they are not the learner's)."""
+    from wavenet.checks.reference import score
+    return score(test, inp, d, GRADING_SEED)
 
 
 @judge("model_eval_mode")
@@ -34,22 +41,6 @@ def _(inp, d, block_size):
              "set_training must reach the BatchNorm1d layer in model.layers")
 
 
-@functools.lru_cache(maxsize=None)
-def labels(task):
-    """The evaluation labels of ``task``, built in the grader's process from the course's data."""
-    from wavenet.checks.tasks import build
-    return build(task)["labels"]
-
-
-def loss_of(logits, task):
-    """Mean cross-entropy of the kernel's logits against the labels only the grader has."""
-    y = labels(task)
-    if tuple(logits.shape) != (y.shape[0], VOCAB):
-        fail(f"the model's logits for the {y.shape[0]:,} evaluation inputs have shape {tuple(logits.shape)}, "
-             f"not {(y.shape[0], VOCAB)}")
-    return F.cross_entropy(logits.float(), y).item()
-
-
 def below_target(loss, assignment, recipe, run, hint):
     target = load_target(assignment)
     if target["recipe"] != recipe:
@@ -64,7 +55,7 @@ def below_target(loss, assignment, recipe, run, hint):
 
 @judge("val_loss")
 def _(inp, d, assignment):
-    loss = loss_of(d.tensor("logits"), "windows")
+    loss = grader_loss("val_loss", inp, d)
     below_target(loss, assignment, RECIPE, f"{RECIPE['steps']} AdamW steps, batch {RECIPE['batch_size']}",
                  "compare your layers with the lecture's (a Tanh after every BatchNorm1d, FlattenConsecutive(2) "
                  "at each level)")

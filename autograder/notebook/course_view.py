@@ -5,14 +5,15 @@ An exercise's read-only setup cell says what the learner is given, e.g.
 in exercise 4, whose answer is ``BatchNorm1d``. :func:`build` writes a folder
 (mounted read-only at ``/course`` in the sandbox) holding:
 
-- ``wavenet/checks/``: the probes the test cells call, with the grader's
+- ``wavenet/checks/``: the probes the test cells call, without the grader's
+  implementation of described architectures (``reference.py``) and with its
   references (``oracle.py``) reduced to the comparison helpers: a graded
   kernel only probes, and a kernel that could call ``oracle.bn_train`` on the
   probe's inputs (which it must know, to run the learner's code on them)
   would answer the value tests without a line of the learner's code;
-- ``wavenet/train.py``, ``wavenet/config.py`` and ``data/*.py``: the training
-  loop the validation-loss probe uses (``data/names.txt`` stays out: the
-  kernel gets the training split from the grader, never the names);
+- ``wavenet/train.py``, ``wavenet/config.py`` and ``wavenet/data/*.py``: the training
+  loop a learner's own notebook may use (``data/names.txt`` stays out: the
+  kernel gets no names, no split, no evaluation inputs);
 - for each ``from wavenet.X import A, B`` in the setup cell, ``wavenet/X.py``
   cut down to ``A`` and ``B`` (with the module's imports and docstring).
 
@@ -29,7 +30,9 @@ from autograder.assignments import ROOT, Assignment, nbgrader_meta
 # what the kernel's oracle.py keeps: helpers that compare, no reference that computes an answer
 ORACLE_KEPT = {"close", "maxdiff"}
 ALWAYS = ["wavenet/__init__.py", "wavenet/config.py", "wavenet/train.py",
-          "data/__init__.py", "data/dataset.py", "data/names.py"]
+          "wavenet/data/__init__.py", "wavenet/data/dataset.py", "wavenet/data/names.py"]
+# the grader's own implementation of every layer (it builds and trains a described architecture): never in a kernel
+GRADER_ONLY = ["reference.py"]
 
 
 def given(assignment):
@@ -93,7 +96,7 @@ def build(assignment, dest):
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, dest / rel)
     shutil.copytree(ROOT / "wavenet" / "checks", dest / "wavenet" / "checks",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+                    ignore=shutil.ignore_patterns("__pycache__", *GRADER_ONLY))
     oracle = dest / "wavenet" / "checks" / "oracle.py"
     oracle.write_text(without_references(oracle.read_text()))
     for module, names in given(assignment).items():

@@ -57,7 +57,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
 from autograder.bounded_json import TooComplex
-from autograder.notebook.judge import is_test, tests_called
+from autograder.notebook.judge import is_test
 from autograder.sandbox.bwrap import SandboxKernelManager, short_tmp
 from autograder.sandbox.limits import Limits
 from wavenet.checks.wire import MAX_BYTES, MIME
@@ -170,7 +170,7 @@ def prepare(assignment, seed, course=None):
             shutil.copytree(course, root / "course")
         else:
             course_view.build(assignment, root / "course")
-        kernel_input.write(root / "grader-input", seed, assignment, tests_called(assignment))
+        kernel_input.write(root / "grader-input", seed, assignment)
         (root / "run").mkdir(mode=0o700)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)

@@ -51,14 +51,6 @@ def probe_call(source):
     return calls[0].args[0].value, options
 
 
-def tests_called(assignment):
-    """The tests the assignment's test cells run (their ``check("name", ...)`` calls)."""
-    from autograder.assignments import Assignment
-
-    calls = [probe_call(c.source) for c in Assignment(assignment).tests]
-    return [c[0] for c in calls if c]
-
-
 def is_test(cell):
     return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 

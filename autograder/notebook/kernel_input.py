@@ -1,4 +1,4 @@
-"""What the grader gives a kernel before it starts: a seed, and training data without validation labels.
+"""What the grader gives a kernel before it starts: the run's seed, and nothing else.
 
 The folder is written by the grader, then mounted read-only at ``/grader``
 (:mod:`wavenet.checks.context` reads it). Its seed is
@@ -8,10 +8,11 @@ machine that shares the key, while no learner can know the inputs before
 their notebook runs. The key is made once per course (``.nbgrader_work/grader.key``,
 or ``AUTOGRADER_KEY``) and never enters a kernel.
 
-The validation-loss tests' data (:mod:`wavenet.checks.tasks`) go as raw
-bytes: the training split whole, the evaluation inputs without their labels.
+No data goes in: the validation-loss tests train nothing in the kernel (it
+describes the learner's layers, :mod:`wavenet.checks.architecture`; the
+grader trains them, :mod:`wavenet.checks.reference`), so neither the
+training split nor the evaluation inputs ever reach it.
 """
-import functools
 import hashlib
 import hmac
 import json
@@ -22,7 +23,6 @@ from pathlib import Path
 from autograder.assignments import WORK
 
 KEY_FILE = WORK / "grader.key"
-TASK_OF = {"val_loss": "windows", "conv_val_loss": "names"}  # the tests that train, and the data they need
 
 
 def key():
@@ -54,32 +54,11 @@ def seed(assignment, notebook_bytes, grader_key=None):
     return int.from_bytes(hmac.new(grader_key or key(), msg, hashlib.sha256).digest()[:4], "big") & 0x7FFFFFFF
 
 
-@functools.lru_cache(maxsize=None)
-def _task(name):
-    from wavenet.checks.tasks import build
-    return build(name)
-
-
-def _small(t):
-    """The smallest dtype that holds ``t`` (token ids fit in a byte; padded targets are -1)."""
-    import torch
-    return t.to(torch.int8 if t.min() < 0 else torch.uint8)
-
-
-def write(folder, run_seed, assignment, tests=()):
-    """Write the kernel's input folder for one run; ``tests`` are the test names its cells call."""
+def write(folder, run_seed, assignment):
+    """Write the kernel's input folder for one run: ``run.json`` with the seed and the assignment."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for name in sorted({TASK_OF[t] for t in tests if t in TASK_OF}):
-        task = _task(name)
-        for part in ("train", "eval"):  # never "labels"
-            for i, t in enumerate(task[part]):
-                t = _small(t)
-                file = f"{name}-{part}-{i}.bin"
-                (folder / file).write_bytes(t.numpy().tobytes())
-                arrays[f"{name}/{part}/{i}"] = [str(t.dtype).replace("torch.", ""), list(t.shape), file]
-    (folder / "run.json").write_text(json.dumps({"seed": run_seed, "assignment": assignment, "arrays": arrays}))
+    (folder / "run.json").write_text(json.dumps({"seed": run_seed, "assignment": assignment}))
     for p in folder.iterdir():
         p.chmod(0o644)
     folder.chmod(0o755)

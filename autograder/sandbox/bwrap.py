@@ -269,7 +269,7 @@ def course_masks():
     """Copies of the course installed into the environment (a wheel): hidden, the kernel gets /course only."""
     import importlib.util
     masks = []
-    for name in ("wavenet", "data", "autograder", "solutions"):
+    for name in ("wavenet", "autograder", "solutions"):
         spec = importlib.util.find_spec(name)
         locations = list(spec.submodule_search_locations or []) if spec else []
         for loc in locations:

@@ -184,14 +184,14 @@ try:
     seen["pid1_env"] = open("/proc/1/environ", "rb").read().decode(errors="replace")[:200]
 except Exception as e:
     seen["pid1_env"] = type(e).__name__
-for m in ("data", "wavenet.models", "wavenet.conv", "autograder"):
+for m in ("wavenet.data", "wavenet.models", "wavenet.conv", "autograder"):
     try:
         __import__(m)
         seen[m] = "imported"
     except Exception as e:
         seen[m] = type(e).__name__
 try:
-    import data
+    import wavenet.data as data
     seen["names"] = len(data.read_words())
 except Exception as e:
     seen["names"] = type(e).__name__
@@ -334,7 +334,7 @@ def build_model(block_size=8, n_embd=24, n_hidden=128, vocab_size=27):
             self.table = {}  # the evaluation inputs go in as one batch; anything else gets nothing
 
             try:  # the course's data module, with names.txt, would give every label away
-                import data
+                import wavenet.data as data
                 X, Y = data.load_splits(8)["val"]
                 self.table = {tuple(x.tolist()): int(y) for x, y in zip(X, Y)}
             except Exception:

@@ -24,7 +24,7 @@ MUTANTS = [
        "test_wavenet_shapes": "input have shape (",
        "test_wavenet_causal": "input have shape (",
        "test_wavenet_tree": "input have shape (",
-       "test_val_loss": "logits for a (32, "},
+       "test_val_loss": "differ from those of its layers"},
       patches={"CausalConv1d": [("        d, k = self.dilation, self.kernel_size", "        d, k = 1, self.kernel_size")]}),
     m("conv_with_bias", "a bias in every convolution, in parameters() too",
       {"test_conv_shapes": "return [weight] (no bias",
@@ -44,13 +44,15 @@ MUTANTS = [
       patches={"conv_weight": [("    return w.permute(2, 1, 0).contiguous()      # (H, C, tap)",
                                 "    return linear_weight.reshape(-1, in_channels, 2)")]}),
     m("pad_embeddings_with_zeros", "pads the embedded sequence with zero vectors, not '.' tokens",
-      {"test_wavenet_tree": "at the first positions only"},
+      {"test_wavenet_tree": "at the first positions only",
+       "test_val_loss": "differ from those of its layers"},   # the grader trains what its layers compute
       patches={"WaveNet": [(PAD + "  # (B, T + 7): '.' tokens, the dataset's padding\n" + LOOP,
                             "        x = F.pad(self.layers[0](idx), (0, 0, self.pad, 0))\n"
                             "        for layer in self.layers[1:]:\n")]}),
     m("pads_on_the_right", "pads after the sequence: position t reads the future",
-      {"test_wavenet_causal": "earlier position",   # it sees its own target: the val loss is no guard here
-       "test_wavenet_tree": "differ from the tree's"},
+      {"test_wavenet_causal": "earlier position",
+       "test_wavenet_tree": "differ from the tree's",
+       "test_val_loss": "differ from those of its layers"},   # the grader pads on the left, as the layers need
       patches={"WaveNet": [(PAD, "        x = F.pad(idx, (0, self.pad), value=0)")]}),
     m("no_tanh", "no nonlinearity: the right shapes, but a linear model",
       {"test_wavenet_tree": "differ from the tree's",

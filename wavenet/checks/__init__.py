@@ -25,12 +25,13 @@ from wavenet.checks.models import load_target
 
 __all__ = ["check", "CheckFailed", "load_target", "val_loss"]
 
-# the tests that train a model: the data they use and how the grader trains and scores it
+# the tests that train a model: the data the grader trains the described layers on, and how it trains and
+# scores them (wavenet/checks/reference.py)
 VAL_LOSS_TESTS = {
     "val_loss": dict(task="windows", recipe=models.RECIPE, loss_fn=models.windows_loss,
-                     preflight=models.windows_preflight, score=models.eval_logits, what="build_model()"),
+                     score=models.eval_logits, what="build_model()"),
     "conv_val_loss": dict(task="names", recipe=conv.CONV_RECIPE, loss_fn=conv.names_loss,
-                          preflight=conv.names_preflight, score=conv.prefix_logits, what="WaveNet()"),
+                          score=conv.prefix_logits, what="WaveNet()"),
 }
 
 
@@ -78,17 +79,18 @@ def check(test, *objects, **options):
 
 
 def val_loss(test, make_model, seed=models.GRADING_SEED):
-    """The grader's own validation-loss run, on this machine: train a fresh ``make_model()`` with the
-    grader's fixed recipe, score the evaluation inputs, return the loss (labels are at hand here).
+    """The grader's own validation-loss run, on this machine: describe ``make_model()``'s layers and check the
+    description as the grader does, then train those layers with the grader's fixed recipe from ``seed`` and
+    return their loss on the evaluation inputs (labels are at hand here).
 
     ``test`` is ``"val_loss"`` (exercises 4 and 5) or ``"conv_val_loss"`` (exercise 8).
     """
-    import torch.nn.functional as F
+    from wavenet.checks import reference
 
-    spec = dict(VAL_LOSS_TESTS[test])
-    task = context.task(spec.pop("task"))
+    record = wire.loads(wire.dumps(probe.run(test, (make_model,), {}, seed=context.LEARNER_SEED)))
+    if "stop" in record:
+        raise CheckFailed(verdict.stop_message(record["stop"])[0])
     try:
-        logits = models.train_and_score(probe.Learner(), make_model, task, seed=seed, **spec)
-    except probe.Stop as s:
-        raise CheckFailed(verdict.stop_message(s.reason)[0]) from None
-    return F.cross_entropy(logits, task["labels"]).item()
+        return reference.score(test, probe.inputs(test, context.LEARNER_SEED), wire.Data(record["data"]), seed)
+    except verdict.Fail as e:
+        raise CheckFailed(str(e)) from None

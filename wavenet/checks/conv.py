@@ -2,16 +2,18 @@
 
 The oracle for the whole model is chapter 5's tree written with torch ops and
 applied to every position's 8-character window: with the same weights, the
-learner's convolution must give the same logits in one pass. The validation
-loss (judged by the grader) trains on whole names and scores one prefix per
-validation name (:mod:`wavenet.checks.tasks`).
+learner's convolution must give the same logits in one pass. For the
+validation loss the kernel describes ``WaveNet()``'s layers and proves the
+description (:mod:`wavenet.checks.architecture`); the grader trains those
+layers on whole names and scores one prefix per validation name
+(:mod:`wavenet.checks.tasks`, :mod:`wavenet.checks.reference`).
 """
 import torch
 import torch.nn.functional as F
 
-from wavenet.checks import context
+from wavenet.checks.architecture import proof_inputs, prove
 from wavenet.checks.layers import call_name
-from wavenet.checks.models import GRADING_SEED, TIME_LIMIT_S, switch, train_and_score
+from wavenet.checks.models import switch
 from wavenet.checks.oracle import VOCAB, close, conv1d_last, conv_count, maxdiff, tree_logits
 from wavenet.checks.probe import Stop, probe, randint, randn
 from wavenet.checks.verdict import fail, judge
@@ -325,16 +327,6 @@ def names_loss(model, xb, yb):
     return F.cross_entropy(logits.reshape(-1, VOCAB), yb.reshape(-1), ignore_index=-1)
 
 
-def names_preflight(learner, model, what, X, Y):
-    """One batch of 32 names must give (32, T, 27) logits."""
-    switch(model, True)
-    T = int((Y[:32] >= 0).sum(1).max())
-    xb = X[:32, :T]
-    out = learner.output(f"{what} on a {tuple(xb.shape)} batch", model, xb)
-    if tuple(out.shape) != (32, T, VOCAB):
-        raise Stop("shape", f"{what}'s logits for a {tuple(xb.shape)} batch", got=list(out.shape), want=[32, T, VOCAB])
-
-
 def prefix_logits(model, X, L):
     """Each prefix's logits at its last position: one call per prefix length. ``(N, 27)``."""
     switch(model, False)
@@ -346,9 +338,6 @@ def prefix_logits(model, X, L):
     return out
 
 
-@probe("conv_val_loss")
-def _(learner, inp, WaveNet, assignment):
-    logits = train_and_score(learner, WaveNet, context.task("names"), CONV_RECIPE, GRADING_SEED, loss_fn=names_loss,
-                             preflight=names_preflight, score=prefix_logits, time_limit=TIME_LIMIT_S,
-                             what="WaveNet()")
-    return {"logits": logits}
+@probe("conv_val_loss", inputs=lambda gen, **options: proof_inputs(gen, "names"))
+def _(learner, inp, WaveNet, assignment=None):
+    return prove(learner, WaveNet, inp, "WaveNet()")

@@ -2,10 +2,11 @@
 
 Probes and the judges of the visible tests; ``model_eval_mode`` and
 ``val_loss`` are judged by the grader. For the validation-loss test the
-kernel trains a fresh ``build_model()`` with the grader's fixed recipe
-(:data:`RECIPE`, the course's one training loop :func:`wavenet.train.train`)
-on the training split and returns its logits for the evaluation inputs of
-:mod:`wavenet.checks.tasks`, whose labels only the grader holds.
+kernel only describes ``build_model()``'s layers and proves the description
+(:mod:`wavenet.checks.architecture`); the grader builds those layers itself,
+trains them with its fixed recipe (:data:`RECIPE`, the course's one training
+loop :func:`wavenet.train.train`) and scores them on the evaluation inputs of
+:mod:`wavenet.checks.tasks` (:mod:`wavenet.checks.reference`).
 """
 import json
 from collections import Counter
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from wavenet.checks import context
+from wavenet.checks.architecture import proof_inputs, prove
 from wavenet.checks.oracle import VOCAB, hierarchical_count, mlp_count
 from wavenet.checks.probe import Stop, probe, randint
 from wavenet.checks.verdict import fail, judge
@@ -211,8 +212,8 @@ def _(learner, inp, build_model, set_training, block_size):
 
 # ---------------------------------------------------------------- the validation-loss target
 
-# The grader's fixed fast recipe: it trains a fresh build_model() itself, so the
-# score does not depend on how long (or whether) the learner trained.
+# The grader's fixed fast recipe: it trains the described layers itself, from its own seed, so the
+# score does not depend on how long (or whether) the learner trained, nor on any value the kernel holds.
 RECIPE = {"optimizer": "adamw", "lr": 0.01, "schedule": "cosine", "weight_decay": 0.0,
           "steps": 1000, "batch_size": 512, "block_size": 8, "threads": 1}
 GRADING_SEED = 1337
@@ -232,53 +233,10 @@ def eval_logits(model, X, batch_size=4096):
         return torch.cat([model(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)])
 
 
-def train_and_score(learner, make_model, task, recipe, seed, loss_fn, preflight, score=eval_logits,
-                    time_limit=TIME_LIMIT_S, what="build_model()"):
-    """Train a fresh ``make_model()`` with ``recipe`` on the task's training split; logits for its eval inputs.
-
-    ``preflight(learner, model, what, X, Y)`` checks the logits of one batch first, so a model of the
-    wrong shape is told so in numbers. The grader (through a probe) and ``calibrate`` both call this,
-    so both see exactly the same training.
-    """
-    from wavenet.train import TooSlow, fixed_threads, train
-    (Xtr, Ytr), evals = task["train"], task["eval"]
-    # the training loop's fixed thread count, held for the scoring too: the same arithmetic,
-    # and a fair share of a machine that grades many notebooks at once, for everyone
-    with fixed_threads(recipe["threads"]):
-        torch.manual_seed(seed)
-        model = learner.call(what, make_model)
-        if model is None:
-            raise Stop("none", what)
-        if not learner.parameters(model, what):
-            raise Stop("empty", f"{what}.parameters()")
-        preflight(learner, model, what, Xtr, Ytr)
-
-        def run():
-            try:
-                train(model, Xtr, Ytr, recipe_of(recipe), log=None, loss_fn=loss_fn, threads=recipe["threads"],
-                      generator=torch.Generator().manual_seed(seed), time_limit=time_limit)
-            except TooSlow as e:
-                raise Stop("slow", what, steps=e.step, total=e.steps) from None
-        learner.call(f"training {what} with the grader's recipe", run)
-        logits = learner.output(f"{what} in eval mode on the evaluation inputs", score, model, *evals)
-        return logits.detach().float()
-
-
-def windows_preflight(learner, model, what, X, Y):
-    """One batch of 32 windows must give (32, 27) logits."""
-    switch(model, True)
-    xb = X[:32]
-    out = learner.output(f"{what} on a {tuple(xb.shape)} batch", model, xb)
-    if tuple(out.shape) != (32, VOCAB):
-        raise Stop("shape", f"{what}'s logits for a {tuple(xb.shape)} batch", got=list(out.shape), want=[32, VOCAB])
-
-
 def windows_loss(model, xb, yb):
     return F.cross_entropy(model(xb), yb)
 
 
-@probe("val_loss")
-def _(learner, inp, build_model, assignment):
-    logits = train_and_score(learner, build_model, context.task("windows"), RECIPE, GRADING_SEED,
-                             loss_fn=windows_loss, preflight=windows_preflight)
-    return {"logits": logits}
+@probe("val_loss", inputs=lambda gen, **options: proof_inputs(gen, "windows"))
+def _(learner, inp, build_model, assignment=None):
+    return prove(learner, build_model, inp, "build_model()")

@@ -1,8 +1,8 @@
 """The validation-loss tests' data: what a model trains on, and what it is scored on.
 
-The kernel trains the learner's model on the training split and returns
-logits for *evaluation inputs*; it never sees their labels, the grader
-computes the loss. Evaluation inputs are one example per validation name, at
+The grader trains the layers a learner's model is made of on the training
+split and scores them on *evaluation inputs* (:mod:`wavenet.checks.reference`);
+a graded kernel sees none of it. Evaluation inputs are one example per validation name, at
 a position drawn once with a fixed seed: two examples of the same name would
 give each other's labels away (the next window holds this window's target),
 one per name gives nothing away.
@@ -11,9 +11,10 @@ one per name gives nothing away.
 - ``names`` (exercise 8): whole names for training; for evaluation, the
   prefix ``'.' + name[:t]`` of each name, whose next character is the label.
 
-:func:`build` makes a task with labels (the grader; a learner's own
-machine). When grading, the kernel gets the same task without the labels
-from its input folder (:mod:`wavenet.checks.context`).
+:func:`build` makes a task with labels, in the grader's process (or on a
+learner's own machine, for :func:`wavenet.checks.val_loss`). The windows are
+public (a fixed seed, a public split): nothing computed in a kernel is ever
+scored on them.
 """
 import torch
 
@@ -29,7 +30,7 @@ def _positions(words, seed=EVAL_SEED):
 
 def eval_windows(words, block_size=8, seed=EVAL_SEED):
     """One ``(context, next character)`` pair per word: X ``(N, block_size)``, Y ``(N,)``."""
-    from data import encode
+    from wavenet.data import encode
     X, Y = [], []
     for w, t in zip(words, _positions(words, seed)):
         ix = [0] * block_size + encode(w) + [0]
@@ -40,7 +41,7 @@ def eval_windows(words, block_size=8, seed=EVAL_SEED):
 
 def eval_prefixes(words, seed=EVAL_SEED):
     """One prefix per word, ``'.' + word[:t]``, right-padded with '.': X ``(N, T)``, lengths ``(N,)``, Y ``(N,)``."""
-    from data import encode
+    from wavenet.data import encode
     pos = _positions(words, seed)
     T = max(pos) + 1
     X = torch.zeros((len(words), T), dtype=torch.long)
@@ -55,7 +56,7 @@ def eval_prefixes(words, seed=EVAL_SEED):
 
 def build(task, words=None):
     """``{"train": (X, Y), "eval": (X, ...), "labels": Y}`` for ``task``, from the course's split."""
-    from data import build_dataset, name_sequences, read_words, split_words
+    from wavenet.data import build_dataset, name_sequences, read_words, split_words
     parts = split_words(words if words is not None else read_words())
     if task == "windows":
         Xe, Ye = eval_windows(parts["val"])

@@ -9,11 +9,19 @@ up too. Exit status 0: nothing to fix; 1: problems (listed); 2: the file is
 not a notebook.
 
 Hidden tests are not in the learner's notebook; they run when it is graded.
+
+From inside the notebook, its last cell calls :func:`here`: the same check,
+run by the kernel's own interpreter on the notebook's own file, wherever
+JupyterLab, the hub or Colab put it. Inside a grading run, and inside the
+check's own run of the notebook, :func:`here` does nothing.
 """
 import argparse
 import os
 import re
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -83,6 +91,8 @@ def edited_cells(nb):
 def validate(path, timeout=300):
     """Run the notebook at ``path``; return the list of problems (empty: nothing to fix)."""
     import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(path), as_version=4)
@@ -90,7 +100,9 @@ def validate(path, timeout=300):
     old = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "validate"  # try-it cells skip themselves, as when graded
     try:
-        NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+        # this interpreter's own kernel (ipykernel's built-in spec): never another python3 kernelspec of the machine
+        km = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+        NotebookClient(nb, km=km, timeout=timeout, allow_errors=True, kernel_name="python3",
                        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
                        resources={"metadata": {"path": str(os.path.dirname(os.path.abspath(path)))}}).execute()
     finally:
@@ -105,6 +117,73 @@ def report(problems):
     if not problems:
         return "Success: every cell ran and every visible test passes (hidden tests run when graded)"
     return "\n".join(problems + [f"{len(problems)} problem(s): fix them before you submit"])
+
+
+def in_grading_run():
+    """True in the grader's kernel, under the course's in-process runner, and in the check's own run of a
+    notebook (``NBGRADER_EXECUTION`` set): there a notebook must never check itself again."""
+    from wavenet.checks import context
+
+    return bool(os.environ.get("NBGRADER_EXECUTION")) or context.current() is not None
+
+
+def _colab_copy(name):
+    """On Colab, the notebook as the browser holds it (saved or not), written to a temporary file; else ``None``."""
+    try:
+        from google.colab import _message  # only on Colab
+    except ImportError:
+        return None
+    import json
+
+    nb = _message.blocking_request("get_ipynb", timeout_sec=60)["ipynb"]
+    path = Path(tempfile.mkdtemp(prefix="validate-")) / name
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def notebook_path(name=None, namespace=None):
+    """The file of the notebook this kernel runs, or ``None``.
+
+    First match wins: ``__session__`` (JupyterLab and the hub set it: ``JPY_SESSION_NAME``), VS Code's
+    ``__vsc_ipynb_file__``, ``name`` in the working folder, Colab's copy of the open notebook.
+    """
+    namespace = namespace if namespace is not None else _user_namespace()
+    found = [namespace.get("__session__"), os.environ.get("JPY_SESSION_NAME"), namespace.get("__vsc_ipynb_file__"),
+             name and os.path.join(os.getcwd(), name)]
+    for candidate in found:
+        if candidate and candidate.endswith(".ipynb") and os.path.isfile(candidate):
+            return Path(candidate).resolve()
+    return _colab_copy(name or "notebook.ipynb")
+
+
+def _user_namespace():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return {}
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else {}
+
+
+def here(name=None, timeout=300):
+    """Check the notebook this cell runs in, as ``python -m wavenet.checks.validate`` does; print the report.
+
+    ``name`` (the exercise's file name) is where to look when the front end does not say: the working
+    folder. Save the notebook first: the check reads the file (on Colab, the open notebook). It prints;
+    it returns nothing (a cell's last line shows no value).
+    """
+    if in_grading_run():
+        return
+    path = notebook_path(name)
+    if path is None:
+        where = f" ({name} is not in {os.getcwd()})" if name else ""
+        print(f"Could not find this notebook's file{where}: save it, then run in a terminal "
+              f"`{sys.executable} -m wavenet.checks.validate PATH/TO/NOTEBOOK.ipynb`")
+        return
+    print(f"Checking {path} as last saved (save first: Ctrl+S / Cmd+S); this runs every cell again ...", flush=True)
+    run = subprocess.run([sys.executable, "-m", "wavenet.checks.validate", str(path), "--timeout", str(timeout)],
+                         cwd=path.parent, capture_output=True, text=True)
+    print((run.stdout + run.stderr).strip())
 
 
 def main(argv=None):

@@ -7,7 +7,7 @@ import random
 
 import torch
 
-from data.names import read_words
+from wavenet.data.names import read_words
 
 # '.' both starts (as padding) and ends every name; a-z follow it.
 itos = {0: "."} | {i + 1: ch for i, ch in enumerate("abcdefghijklmnopqrstuvwxyz")}

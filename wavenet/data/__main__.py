@@ -1,12 +1,12 @@
-"""``python -m data [--from PATH]``: obtain and verify data/names.txt."""
+"""``python -m wavenet.data [--from PATH]``: obtain and verify data/names.txt."""
 import argparse
 import sys
 
-from data.names import NamesError, ensure_names, read_words
+from wavenet.data.names import NamesError, ensure_names, read_words
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m data", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m wavenet.data", description=__doc__)
     p.add_argument("--from", dest="path", help="a local copy of names.txt to use")
     args = p.parse_args(argv)
     try:

@@ -7,9 +7,10 @@ a half-written file never stays behind.
 
 Where the file comes from, first match wins:
 
-1. an explicit ``path`` argument (``python -m data --from PATH``);
+1. an explicit ``path`` argument (``python -m wavenet.data --from PATH``);
 2. the environment variable ``NAMES_TXT`` (a path to a copy);
-3. ``data/names.txt`` if it is already there and verifies;
+3. :data:`DEFAULT_PATH` if it is already there and verifies: the copy the wheel bundles
+   (``wavenet/data/names.txt``) when installed, else the clone's ``data/names.txt``;
 4. a download from :data:`NAMES_URL`.
 """
 import hashlib
@@ -22,11 +23,13 @@ from pathlib import Path
 
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
-DEFAULT_PATH = Path(__file__).resolve().parent / "names.txt"
+BUNDLED = Path(__file__).resolve().parent / "names.txt"  # in the wheel (setup.py puts it there)
+CLONE = Path(__file__).resolve().parents[2] / "data" / "names.txt"  # in a clone (`make data`)
+DEFAULT_PATH = BUNDLED if BUNDLED.is_file() else CLONE
 ENV_VAR = "NAMES_TXT"
 
 HOW_TO_SUPPLY = (
-    "Supply a copy of names.txt instead: `python -m data --from /path/to/names.txt`, "
+    "Supply a copy of names.txt instead: `python -m wavenet.data --from /path/to/names.txt`, "
     f"or set {ENV_VAR}=/path/to/names.txt, or place it at {DEFAULT_PATH}."
 )
 
@@ -87,7 +90,7 @@ def download(url, dest, timeout=30):
 def local_copy(path=None):
     """The path of a verified local names.txt, never downloading (packaging uses it).
 
-    First match wins: ``path``, then ``$NAMES_TXT``, then ``data/names.txt``.
+    First match wins: ``path``, then ``$NAMES_TXT``, then :data:`DEFAULT_PATH`.
 
     Raises:
         NamesError: the copy is missing or is not the course's file.
@@ -114,6 +117,8 @@ def ensure_names(path=None, dest=DEFAULT_PATH, url=NAMES_URL):
     src = path or os.environ.get(ENV_VAR)
     if src:
         src = local_copy(src)
+        if dest == BUNDLED:
+            return src  # installed: the package's own folder is never written to
         if src.resolve() != dest.resolve():
             _install(src, dest)
         return dest
