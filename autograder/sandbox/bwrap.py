@@ -29,7 +29,9 @@ sockets never reconnect either way, and read at most :meth:`max_message`
 bytes a frame.
 
 :func:`mode` says whether kernels can be sandboxed here, and how. Where they
-cannot, grading refuses untrusted work unless ``--unsafe`` is given.
+cannot, grading refuses untrusted work unless ``--unsafe`` is given; an unsafe
+kernel runs as the grader, or, with ``run_as`` and a root grader (Gradescope's
+container), as that uid (:func:`open_to_kernel`, :func:`drop_to`).
 """
 import functools
 import os
