@@ -75,3 +75,20 @@ def test_a_timestamp_counts_only_in_its_own_submission_folder(tmp_path):
     assert not (out / "submitted" / "ann" / A / "timestamp.txt").exists()
     assert not (out / "submitted" / "bob" / A / "timestamp.txt").exists()
     assert (out / "submitted" / "cy" / A / "timestamp.txt").read_text() == stamp
+
+
+def test_two_students_recorded_under_one_name_are_both_refused(tmp_path):
+    """``ann?`` is recorded as ``ann_-<digest>``; a student who names a file exactly that must not take ann's
+    place (red team 2: the first file was dropped without a word): neither is graded, and the note names both."""
+    from autograder.classroom.students import student_name
+
+    odd = "ann?"
+    safe, _ = student_name(odd)
+    (tmp_path / f"{odd}.ipynb").write_text("{}")
+    (tmp_path / f"{safe}.ipynb").write_text("{}")
+    (tmp_path / "bob.ipynb").write_text("{}")
+    got = {s: (p, n) for s, p, n in discover(A, tmp_path)}
+    assert set(got) == {safe, "bob"}
+    path, note = got[safe]
+    assert path is None and "'ann?'" in note and repr(safe) in note
+    assert got["bob"][0] is not None
