@@ -103,7 +103,7 @@ def _leaks(batch):
 
 def test_honest_student_after_the_attacks_keeps_full_marks(batch):
     rec = batch["records"][HONEST]
-    assert rec["status"] == "graded" and rec["score"] == rec["max_score"] == 16, rec
+    assert rec["status"] == "graded" and rec["score"] == rec["max_score"] == 20, rec
 
 
 @pytest.mark.parametrize("student", ["a_display_id_leak", "a_record_id_leak", "a_feedback_xss", "a_partial_credit",

@@ -48,6 +48,9 @@ LIBRARY = [
     ("conv_weight_transfer", (conv_weight,), {}), ("wavenet_shapes", (WaveNet,), {}), ("wavenet_causal", (WaveNet,), {}),
     ("wavenet_matches_tree", (WaveNet,), {}),
 ]
+# each hidden test's visible twin (the same probe and judge, its own draw) on the same objects and options
+LIBRARY += [(visible, objects, options) for visible, hidden in probe.TWINS.items()
+            for name, objects, options in list(LIBRARY) if name == hidden]
 IDS = [f"{n}-{i}" for i, (n, _, _) in enumerate(LIBRARY)]
 # tests whose right answer does not depend on the inputs (none left: each binds its data to the inputs too)
 CONSTANT = {}

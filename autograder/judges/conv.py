@@ -1,12 +1,11 @@
 """Hidden test of exercise 8 (its probe: :mod:`wavenet.checks.conv`)."""
 from autograder.judges import judge
-from autograder.judges.models import below_target, loss_of
-from wavenet.checks.conv import CONV_RECIPE
+from autograder.judges.models import loss_of
+from wavenet.checks.conv import CONV_RECIPE, conv_run
+from wavenet.checks.models import HINTS, below_target
 
 
 @judge("conv_val_loss")
 def _(inp, d, assignment):
     loss = loss_of(d.tensor("logits"), "names")
-    below_target(loss, assignment, CONV_RECIPE,
-                 f"{CONV_RECIPE['steps']} AdamW steps of {CONV_RECIPE['batch_size']} names",
-                 "compare your levels with the tree's (a Tanh after every BatchNorm1d, dilations 1, 2, 4)")
+    below_target(loss, assignment, CONV_RECIPE, conv_run(), HINTS["conv_val_loss"])

@@ -210,7 +210,7 @@ def fc_class(paths):
     code (not in the graded kernel) or patching torch (not where the verdict is made) earns nothing.
     """
     good = solved(FC)
-    max_score = 7.0
+    max_score = 9.0
     ok = lambda nb: dumps(nb)
     return {
         # name: (bytes, expected status, expected score or None, words the reason must contain)

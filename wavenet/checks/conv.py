@@ -317,6 +317,10 @@ CONV_RECIPE = {"optimizer": "adamw", "lr": 0.01, "schedule": "cosine", "weight_d
                "threads": 1}
 
 
+def conv_run():
+    return f"{CONV_RECIPE['steps']} AdamW steps of {CONV_RECIPE['batch_size']} names"
+
+
 def names_loss(model, xb, yb):
     """Cross-entropy over the real positions of a batch of names (padding columns dropped first)."""
     T = int((yb >= 0).sum(1).max())                                   # the longest name in the batch, + 1

@@ -8,6 +8,7 @@ on the training split and returns its logits for the evaluation inputs of
 :mod:`wavenet.checks.tasks`, whose labels only the grader holds.
 """
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 
 from wavenet.checks import context
 from wavenet.checks.oracle import VOCAB, hierarchical_count, mlp_count
-from wavenet.checks.probe import Stop, probe, randint
+from wavenet.checks.probe import Stop, probe, randint, twin
 from wavenet.checks.verdict import fail, judge
 
 TARGETS = Path(__file__).with_name("targets")  # calibrated val-loss targets, one JSON per assignment
@@ -209,6 +210,29 @@ def _(learner, inp, build_model, set_training, block_size):
     return {"one": one, "batch": list(batch.shape), "part": list(part.shape)}
 
 
+def model_eval_single(inp, d, block_size):
+    """After set_training(model, False) a single example gives finite logits (tests model_eval_single,
+    model_eval_mode)."""
+    B = inp["x"].shape[0]
+    if d.shape("part") != (inp["B2"], VOCAB):
+        fail(f"after set_training(model, False) a {(inp['B2'], block_size)} batch gives logits of shape "
+             f"{d.shape('part')}, not {(inp['B2'], VOCAB)}")
+    if d.shape("batch") != (B, VOCAB):
+        fail(f"after set_training(model, False) a {(B, block_size)} batch gives logits of shape {d.shape('batch')}, "
+             f"not {(B, VOCAB)}")
+    one = d.tensor("one")
+    if tuple(one.shape) != (1, VOCAB):
+        fail(f"after set_training(model, False) a single example gives logits of shape {tuple(one.shape)}, "
+             f"not {(1, VOCAB)}")
+    if not torch.isfinite(one).all():
+        fail("after set_training(model, False) a single example still gives non-finite logits: "
+             "set_training must reach the BatchNorm1d layer in model.layers")
+
+
+twin("model_eval_single", "model_eval_mode")
+judge("model_eval_single")(model_eval_single)
+
+
 # ---------------------------------------------------------------- the validation-loss target
 
 # The grader's fixed fast recipe: it trains a fresh build_model() itself, so the
@@ -282,3 +306,29 @@ def _(learner, inp, build_model, assignment):
     logits = train_and_score(learner, build_model, context.task("windows"), RECIPE, GRADING_SEED,
                              loss_fn=windows_loss, preflight=windows_preflight)
     return {"logits": logits}
+
+
+# ---------------------------------------------------------------- the verdict on a validation loss
+# One wording for the learner's try-it check (wavenet.checks.check_val_loss) and the grader's hidden test.
+
+HINTS = {"val_loss": "compare your layers with the lecture's (a Tanh after every BatchNorm1d, FlattenConsecutive(2) "
+                     "at each level)",
+         "conv_val_loss": "compare your levels with the tree's (a Tanh after every BatchNorm1d, dilations 1, 2, 4)"}
+
+
+def below_target(loss, assignment, recipe, run, hint):
+    """Fail unless ``loss`` (after the grader's ``recipe``, described as ``run``) is at most ``assignment``'s
+    calibrated target; ``hint`` names what to compare."""
+    target = load_target(assignment)
+    if target["recipe"] != recipe:
+        fail(f"the grader's recipe changed since {assignment} was calibrated: "
+             f"run `python -m autograder calibrate {assignment}` (a course maintainer's job)")
+    if not math.isfinite(loss):
+        fail(f"validation loss is {loss} after the grader's training run: the model diverged or produced NaN")
+    if loss > target["threshold"]:
+        fail(f"validation loss {loss:.4f} after the grader's fixed run ({run}) is above the target "
+             f"{target['threshold']:.3f}: {hint}")
+
+
+def windows_run():
+    return f"{RECIPE['steps']} AdamW steps, batch {RECIPE['batch_size']}"

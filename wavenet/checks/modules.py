@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from wavenet.checks.layers import bump, call_name, deltas, set_mode, which
 from wavenet.checks.oracle import VOCAB, close
-from wavenet.checks.probe import probe, randint, randn
+from wavenet.checks.probe import probe, randint, randn, twin
 from wavenet.checks.verdict import fail, judge
 
 # ---------------------------------------------------------------- Embedding
@@ -79,6 +79,23 @@ def _(learner, inp, Flatten):
     fl = learner.call("Flatten()", Flatten)
     x = inp["xs"][0]
     return {"out": learner.output(f"Flatten() on a {tuple(x.shape)} input", fl, x)}
+
+
+def flatten_order(inp, d):
+    """Each row holds position 0's C values, then position 1's, ... (tests flatten_order, flatten_values)."""
+    x = inp["xs"][0]
+    B = x.shape[0]
+    out = d.tensor("out")
+    if close(out, x.reshape(B, -1), rtol=0, atol=0):
+        return
+    if close(out, x.transpose(1, 2).reshape(B, -1), rtol=0, atol=0):
+        fail("Flatten() interleaves the positions channel by channel (a transpose/permute before reshaping): "
+             "keep each position's C values together, x.view(B, -1)")
+    fail("Flatten()(x) does not put each position's C values one after another: use x.view(x.shape[0], -1)")
+
+
+twin("flatten_order", "flatten_values")
+judge("flatten_order")(flatten_order)
 
 
 # ---------------------------------------------------------------- Sequential
