@@ -1,5 +1,5 @@
 """nbgrader's configuration for this course: `nbgrader <command>` run in this folder grades with the course's
-judge (the sandboxed pipeline of autograder/pipeline.py). Add your own settings below the call, for example:
+judge (the sandboxed pipeline of autograder/notebook/pipeline.py). Add your own settings below the call, for example:
 
     c.CourseDirectory.course_id = "wavenet-fall-2026"        # the exchange's course id
     c.Exchange.root = "/srv/nbgrader/exchange"               # nbgrader's default

@@ -3,5 +3,5 @@
 ``python -m autograder grade ASSIGNMENT NOTEBOOK [--json]`` grades one notebook
 with nbgrader's autograde; ``validate``, ``release`` and ``calibrate`` are the
 learner's check, the release of ``exercises/`` and the val-loss calibration.
-Tests are probed in the kernel by :mod:`wavenet.checks` and judged here (:mod:`autograder.judge`).
+Tests are probed in the kernel by :mod:`wavenet.checks` and judged here (:mod:`autograder.notebook.judge`).
 """

@@ -1,10 +1,12 @@
-"""Where the assignments live, and reading notebooks safely.
+"""Where the assignments live, the :class:`Assignment` every command resolves once, and reading notebooks safely.
 
 An assignment is a folder ``solutions/<name>/`` holding ``<name>.ipynb``, an
 nbgrader source notebook. Adding one is adding that notebook (plus
 ``wavenet/checks/targets/<name>.json`` from ``calibrate`` if it has a
 validation-loss test); nothing else lists them.
 """
+import copy
+import functools
 import os
 import shutil
 import sys
@@ -24,8 +26,8 @@ class GradingError(Exception):
 
 
 def names():
-    """All assignments, in order."""
-    return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
+    """All assignments, in order (as :class:`Assignment`)."""
+    return [Assignment(n) for n in sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())]
 
 
 def source_path(assignment):
@@ -38,6 +40,83 @@ def source_path(assignment):
 
 def release_path(assignment, root=EXERCISES):
     return Path(root) / assignment / f"{assignment}.ipynb"
+
+
+class Assignment(str):
+    """One assignment, resolved once: its name (it *is* the name, so it goes wherever a name goes: paths,
+    records, the gradebook, a Dask task) and what grading reads of its source notebook, read once.
+
+    ``Assignment("01_layers")`` checks the name (:class:`GradingError` for an unknown one); passing an
+    :class:`Assignment` through it again costs nothing. Commands resolve the name they are given, then pass the
+    object down, so no step re-reads the solution by name.
+
+    Attributes:
+        source: ``solutions/<name>/<name>.ipynb``.
+        release: ``exercises/<name>/<name>.ipynb`` (the learners' copy; it may not be generated yet).
+        tests: the graded test cells, in order; ``test_ids`` their grade ids; ``max_score`` their points.
+        hidden_lines: the hidden test lines (what feedback must never quote).
+    """
+
+    def __new__(cls, name):
+        if isinstance(name, Assignment):
+            return name
+        return _resolve(str(name))
+
+    def __reduce__(self):  # to a Dask worker or a forked process: the name, resolved again there
+        return Assignment, (str(self),)
+
+    @property
+    def name(self):
+        return str(self)
+
+    @functools.cached_property
+    def source(self):
+        return SOLUTIONS / self / f"{self}.ipynb"
+
+    @property
+    def release(self):
+        return release_path(self)
+
+    @functools.cached_property
+    def _source_nb(self):
+        return read_notebook(self.source)
+
+    @property
+    def notebook(self):
+        """A fresh copy of the source notebook (callers may change it)."""
+        return copy.deepcopy(self._source_nb)
+
+    @functools.cached_property
+    def tests(self):
+        return graded_cells(self._source_nb)
+
+    @property
+    def test_ids(self):
+        return [nbgrader_meta(c)["grade_id"] for c in self.tests]
+
+    @functools.cached_property
+    def max_score(self):
+        return float(sum(nbgrader_meta(c).get("points", 0) for c in self.tests))
+
+    @functools.cached_property
+    def hidden_lines(self):
+        out = []
+        for cell in self.tests:
+            inside = False
+            for line in cell.source.splitlines():
+                if "BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "END HIDDEN TESTS" in line:
+                    inside = False
+                elif inside and line.strip():
+                    out.append(line.strip())
+        return out
+
+
+@functools.lru_cache(maxsize=None)
+def _resolve(name):
+    source_path(name)  # GradingError for an unknown name
+    return str.__new__(Assignment, name)
 
 
 def read_notebook(path):
@@ -66,21 +145,6 @@ def graded_cells(nb):
 def answer_cells(nb):
     """The cells the learner writes (nbgrader solution cells), in order."""
     return [c for c in nb.cells if nbgrader_meta(c).get("solution")]
-
-
-def hidden_lines(assignment):
-    """The hidden test lines of an assignment's source notebook (what feedback must never quote)."""
-    out = []
-    for cell in graded_cells(read_notebook(source_path(assignment))):
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and line.strip():
-                out.append(line.strip())
-    return out
 
 
 def ensure_tools_on_path():

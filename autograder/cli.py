@@ -17,9 +17,9 @@ GiB = 1024 ** 3
 
 def _table(result):
     """``grade``'s table. Messages quote the learner's lines and values, and the notebook's name is the
-    learner's: all pass through :func:`~autograder.students.printable`, so no escape sequence reaches the
+    learner's: all pass through :func:`~autograder.classroom.students.printable`, so no escape sequence reaches the
     terminal (as in ``grades.csv``)."""
-    from autograder.students import printable
+    from autograder.classroom.students import printable
 
     rows = [(printable(t["id"]), f"{t['points']:g}/{t['max_points']:g}", "pass" if t["passed"] else "FAIL",
              printable(t["message"])) for t in result["tests"]]
@@ -41,7 +41,7 @@ def _memory(text):
 
 
 def _limit_args(p):
-    from autograder.limits import Limits
+    from autograder.sandbox.limits import Limits
     d = Limits()
     p.add_argument("--cell-timeout", type=int, default=d.cell_timeout, help=f"seconds one cell may run (default {d.cell_timeout})")
     p.add_argument("--notebook-timeout", type=int, default=d.notebook_timeout,
@@ -56,18 +56,18 @@ def _limit_args(p):
 
 
 def _limits(args):
-    from autograder.limits import Limits
+    from autograder.sandbox.limits import Limits
     return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory=int(args.memory),
                   processes=args.processes, cpu_seconds=args.cpu_seconds, disk=int(args.disk),
                   max_output_bytes=args.max_output)
 
 
 def cmd_grade(args):
-    from autograder.assignments import read_notebook, source_path
-    source_path(args.assignment)  # reject bad input before loading nbgrader (seconds)
+    from autograder.assignments import Assignment, read_notebook
+    assignment = Assignment(args.assignment)  # reject bad input before loading nbgrader (seconds)
     read_notebook(args.notebook)
-    from autograder.grade import grade_notebook
-    result = grade_notebook(args.assignment, args.notebook, keep=args.keep, feedback=args.feedback,
+    from autograder.notebook.grade import grade_notebook
+    result = grade_notebook(assignment, args.notebook, keep=args.keep, feedback=args.feedback,
                             limits=_limits(args), unsafe=args.unsafe).to_json()
     print(json.dumps(result) if args.json else _table(result))
     return 0
@@ -83,16 +83,15 @@ def cmd_validate(args):
 
 
 def cmd_release(args):
-    from autograder.release import release
+    from autograder.authoring.release import release
     release(args.assignments or None)
     return 0
 
 
 def cmd_calibrate(args):
-    from autograder.assignments import source_path
-    from autograder.calibrate import SEEDS, calibrate
-    source_path(args.assignment)
-    record = calibrate(args.assignment, seeds=tuple(args.seeds or SEEDS))
+    from autograder.assignments import Assignment
+    from autograder.authoring.calibrate import SEEDS, calibrate
+    record = calibrate(Assignment(args.assignment), seeds=tuple(args.seeds or SEEDS))
     print(f"threshold {record['threshold']} (mean {record['mean']}, std {record['std']})")
     return 0
 
@@ -105,7 +104,7 @@ def cmd_list(args):
 
 def cmd_grade_submission(args):
     from autograder.records import save
-    from autograder.submission import grade_submission
+    from autograder.notebook.submission import grade_submission
     rec = grade_submission(args.assignment, args.notebook, student=args.student, feedback=args.feedback,
                            limits=_limits(args), unsafe=args.unsafe)
     if args.out:
@@ -118,7 +117,7 @@ def cmd_grade_submission(args):
 def cmd_grade_all(args):
     from pathlib import Path
 
-    from autograder.batch import grade_all
+    from autograder.classroom.batch import grade_all
     from wavenet.cluster import Insecure, from_arguments
     try:
         scheduler, security = from_arguments(args)
@@ -132,7 +131,7 @@ def cmd_grade_all(args):
                           for r in records], indent=1))
     else:
         from autograder.assignments import ROOT
-        from autograder.batch import grades_dir
+        from autograder.classroom.batch import grades_dir
 
         out = Path(args.out or ROOT)
         graded = sum(r.status == "graded" for r in records)
@@ -153,7 +152,7 @@ def _canvas_id(text):
 
 def cmd_export(args):
     from autograder.assignments import ROOT
-    from autograder.lms import export
+    from autograder.export.lms import export
     course = args.course or ROOT
     print(export(args.format, args.to, course, roster=args.roster, canvas_ids=dict(args.canvas_id or [])))
     return 0
@@ -238,7 +237,7 @@ def main(argv=None):
 
 
 def _lines(error):
-    """An error's text, line by line through :func:`~autograder.students.printable`: it may quote a
+    """An error's text, line by line through :func:`~autograder.classroom.students.printable`: it may quote a
     submission (a file name, nbformat's complaint, nbgrader's log of a kernel's traceback)."""
-    from autograder.students import printable
+    from autograder.classroom.students import printable
     return "\n".join(printable(line) for line in str(error).splitlines())

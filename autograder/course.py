@@ -25,7 +25,7 @@ CONFIG_FILE = "nbgrader_config.py"
 def configure(c, root=None, limits=None, unsafe=False):
     """Make the traitlets config ``c`` an nbgrader course of this course at ``root`` (default: its own folder,
     the repository). Returns ``c``."""
-    from autograder import pipeline
+    from autograder.notebook import pipeline
 
     root = Path(root or ROOT).resolve()
     c.CourseDirectory.root = str(root)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The system packages grading and the tests need, installed by `make setup` (pip cannot install them):
-#   bubblewrap  sandboxes every graded kernel (autograder/sandbox.py); without it grading refuses unless --unsafe;
+#   bubblewrap  sandboxes every graded kernel (autograder/sandbox/bwrap.py); without it grading refuses unless --unsafe;
 #   chromium    headless, renders the book and JupyterLab for the reader tests (tests/test_book_render.py).
 # Nothing to do when both are there (every run after the first). As root it installs them; otherwise through
 # `sudo -n` (never a password prompt); failing both, it stops with one line giving the command to run.

@@ -25,7 +25,7 @@ def grade_all_cli(folder, out, *extra, timeout=900, env=None):
     return {r["student"]: r for r in json.loads(proc.stdout)}
 
 
-# where grade-all puts things in the course directory --out (autograder/batch.py)
+# where grade-all puts things in the course directory --out (autograder/classroom/batch.py)
 def results_dir(out, assignment="03_flatten_consecutive"):
     return Path(out) / "grades" / assignment / "results"
 

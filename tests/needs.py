@@ -46,13 +46,13 @@ def chromium_path():
 def probe(kind):
     """``(available, why not)`` for ``kind`` on this machine (each checked once per session)."""
     if kind == "sandbox":
-        from autograder.sandbox import mode
+        from autograder.sandbox.bwrap import mode
         how, why = mode()
         return how is not None, why
     if kind == "browser":
         return chromium_path() is not None, "chromium is not installed"
     if kind == "cgroup":
-        from autograder.limits import version
+        from autograder.sandbox.limits import version
         return version() is not None, "no cgroup tree (v1 or v2) under /sys/fs/cgroup"
     raise ValueError(kind)
 

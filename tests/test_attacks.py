@@ -29,7 +29,7 @@ import pytest
 
 import attacks as A
 from autograder.assignments import ROOT
-from autograder.sandbox import mode
+from autograder.sandbox.bwrap import mode
 from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
 
 KIND = mode()[0]  # "root" or "user" (the sandbox mark fails the module where it is None)
@@ -175,7 +175,7 @@ def test_no_secret_and_no_hidden_test_in_any_output(attacked):
     """The grader's secret variable, and every hidden test line in five encodings, are nowhere to be found."""
     needles = {"secret": A.SECRET}
     for assignment in (A.LAYERS, A.SCALED):
-        for line in A.hidden_lines(assignment):
+        for line in A.Assignment(assignment).hidden_lines:
             for how, text in A.encodings(line).items():
                 needles[f"{how} of {line!r}"] = text
     for where, text in _texts(attacked).items():

@@ -92,7 +92,7 @@ def _texts(batch):
 
 def _leaks(batch):
     needles = {"secret": A.SECRET}
-    for line in A.hidden_lines(A.LAYERS):
+    for line in A.Assignment(A.LAYERS).hidden_lines:
         for how, text in A.encodings(line).items():
             needles[f"{how} of {line!r}"] = text
     return [(where, what) for where, text in _texts(batch).items() for what, needle in needles.items()
@@ -132,7 +132,7 @@ def test_structural_forging_is_pinned(batch):
 def test_display_id_updates_carry_no_hidden_test_out(batch):
     """Was HOLE 1: update_display_data from a cell after the hidden tests rewrote the output of a cell (a learner
     cell, or a test cell's record) that ran before them, whose text the feedback and the message keep. The
-    grader applies no display-id update now (autograder/execute.py)."""
+    grader applies no display-id update now (autograder/notebook/execute.py)."""
     leaks = [(w, what) for w, what in _leaks(batch) if "id_leak" in w]
     assert not leaks, leaks
 
@@ -140,7 +140,7 @@ def test_display_id_updates_carry_no_hidden_test_out(batch):
 def test_value_forging_from_the_seed_is_pinned(batch):
     """Was HOLE 2a: the course view shipped the grader's references (wavenet.checks.oracle), so an empty notebook
     answered every value test from the probes' inputs: 16/16 without a line of Linear, BatchNorm1d or Tanh.
-    The kernel's oracle.py now holds no reference (autograder/course_view.py): the BatchNorm value tests fail.
+    The kernel's oracle.py now holds no reference (autograder/notebook/course_view.py): the BatchNorm value tests fail.
     What stays, and the threat model admits: a kernel knows the probes' inputs (it must run the learner's code
     on them), so it can compute a right answer itself, here x @ W + b and torch.tanh; pinned, so it can only
     go down."""
@@ -152,7 +152,7 @@ def test_value_forging_from_the_seed_is_pinned(batch):
 
 def test_a_notebook_that_replaces_check_is_flagged_for_review(batch):
     """Was HOLE 2b: a forger that emits through wavenet.checks.context.emit got no review note at all. Now its
-    own `check` and its imports of the tests' machinery are noted (autograder/notes.py)."""
+    own `check` and its imports of the tests' machinery are noted (autograder/notebook/notes.py)."""
     for student in ("a_forge_struct", "a_forge_values"):
         review = " ".join(batch["records"][student]["review"])
         assert "defines its own `check`" in review and "wavenet.checks.context" in review, (student, review)
@@ -197,7 +197,7 @@ class _Active(HTMLParser):
 def test_the_feedback_page_carries_no_active_content(batch):
     """Was HOLE 4: nbgrader's feedback template renders markdown cells without nbconvert's clean_html, so
     HTMLExporter.sanitize_html did not reach them: a learner's markdown put <script>, onerror=, iframes,
-    forms and full-page overlays into the page a teacher opens. Now they are cleaned (autograder/feedback.py)."""
+    forms and full-page overlays into the page a teacher opens. Now they are cleaned (autograder/notebook/feedback.py)."""
     assert feedback_page(batch["out"], "a_feedback_xss", A.LAYERS).exists()
     bad = {}
     for page in batch["out"].glob("feedback/*.html"):
@@ -246,7 +246,7 @@ def test_the_kernels_stderr_stays_out_of_the_graders(one_grade):
     fd 2 to the teacher's terminal, raw and unbounded (an xterm title escape, the input history, 5 MB here; 50 MB
     took no longer); grade-all wrote it to a per-student log on the grader's disk (not the kernel's --disk),
     whose tail becomes the record's reason when the grading process crashes. Now it goes to /dev/null
-    (autograder/sandbox.py)."""
+    (autograder/sandbox/bwrap.py)."""
     err = one_grade["stderr"]
     assert b"KERNEL-STDERR" not in err and b"\x1b]0;" not in err
     assert len(err) < 100_000, f"{len(err):,} bytes of the kernel's stderr reached the grader's"

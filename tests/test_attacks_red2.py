@@ -24,7 +24,7 @@ from nbformat.v4 import new_code_cell
 
 import attacks as A
 from autograder.assignments import ROOT
-from autograder.sandbox import mode
+from autograder.sandbox.bwrap import mode
 import submissions as S
 
 FC = S.FC
@@ -163,7 +163,7 @@ def test_execution_counts_are_the_graders(malformed):
 
 def test_well_formed_mends_what_nbclient_reads_unchecked():
     """Unit: each malformed part becomes empty, an unknown shape becomes type "malformed", counts ``None``."""
-    from autograder.execute import well_formed
+    from autograder.notebook.execute import well_formed
 
     msg = well_formed({"header": {"msg_type": "display_data", "date": "yesterday"}, "parent_header": ["x"],
                        "metadata": None, "content": {"transient": ["x"], "metadata": 3, "execution_count": 10 ** 300,
@@ -194,7 +194,7 @@ def test_a_message_that_still_breaks_the_client_is_the_kernels_fault(monkeypatch
 
     from nbgrader.preprocessors import Execute
 
-    from autograder.execute import SandboxedExecute
+    from autograder.notebook.execute import SandboxedExecute
 
     def broken(self, cell, resources, index):
         raise AttributeError("'list' object has no attribute 'get'")

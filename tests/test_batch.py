@@ -26,11 +26,11 @@ import time
 import nbformat
 import pytest
 
-from autograder.assignments import ROOT, hidden_lines
-from autograder.batch import grade_all
-from autograder.notes import review
-from autograder.repair import repair
-from autograder.students import discover
+from autograder.assignments import ROOT, Assignment
+from autograder.classroom.batch import grade_all
+from autograder.notebook.notes import review
+from autograder.notebook.repair import repair
+from autograder.classroom.students import discover
 import batch_cli
 from batch_cli import CLASS_LIMITS as LIMITS
 import submissions as S
@@ -105,7 +105,7 @@ def test_csv_row_per_student(graded):
 def test_feedback_for_everyone_without_hidden_tests(graded):
     """Every student gets an HTML page; none shows hidden test code or the grader's guard cells."""
     records, out, _ = graded
-    hidden = hidden_lines(FC)
+    hidden = Assignment(FC).hidden_lines
     assert hidden, "the assignment should have hidden tests for this test to mean anything"
     for s in records:
         page = feedback_page(out, s).read_text()

@@ -26,11 +26,11 @@ import sys
 import pytest
 
 from autograder.assignments import ROOT
-from autograder.batch import grade_all
-from autograder.gradebook import write_csv
+from autograder.classroom.batch import grade_all
+from autograder.classroom.gradebook import write_csv
 from autograder.records import Record
 from autograder.safe_io import read_regular
-from autograder.students import discover, student_name
+from autograder.classroom.students import discover, student_name
 import submissions as S
 from batch_cli import feedback_page, grades_csv, gradebook_url, results_dir  # noqa: F401  (grade-all's layout)
 

@@ -1,6 +1,6 @@
 """Probes and judges: the course library passes every test, and forged data is worth nothing.
 
-The property (wavenet/checks/verdict.py, autograder/judge.py): a test passes
+The property (wavenet/checks/verdict.py, autograder/notebook/judge.py): a test passes
 only when the data its probe returned is what a correct implementation returns
 on the inputs drawn from the run's seed. So, for every test:
 
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from autograder.assignments import graded_cells, names, read_notebook, source_path
-from autograder.judge import probe_call
+from autograder.notebook.judge import probe_call
 from autograder.judges import HIDDEN, judges
 from wavenet import models, nn
 from wavenet.checks import CheckFailed, check, probe, verdict, wire

@@ -306,7 +306,7 @@ def test_unreachable_scheduler_is_a_clear_error(klass, tmp_path):
 def test_refusal_names_what_differs():
     """A worker like the client is accepted; one with another commit or course version is refused, naming
     both values; one without a sandbox is refused unless --unsafe."""
-    from autograder.version import report, refusal
+    from autograder.classroom.version import report, refusal
 
     me = report()
     assert refusal(me, dict(me), unsafe=False) == ""
@@ -322,8 +322,8 @@ def test_failed_tasks_become_records():
     grades again."""
     from distributed import KilledWorker
 
-    from autograder.cluster import _failed
-    from autograder.isolate import GraderCrashed
+    from autograder.classroom.cluster import _failed
+    from autograder.sandbox.isolate import GraderCrashed
 
     killed = _failed(KilledWorker(task="k", last_worker=None, allowed_failures=3), FC, "amy", "amy.ipynb", 7.0)
     assert (killed.status, killed.final, killed.score) == ("error", True, 0.0) and "died 4 times" in killed.reason
@@ -333,7 +333,7 @@ def test_failed_tasks_become_records():
 
 def test_progress_counts_graded_errors_and_in_flight(capsys):
     """Off a terminal, one line per student: done of total, graded, errors, in flight, and the student."""
-    from autograder.progress import Progress
+    from autograder.classroom.progress import Progress
     from autograder.records import Record
 
     p = Progress(3)

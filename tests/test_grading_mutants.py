@@ -1,6 +1,6 @@
 """The wrong-implementation library: each mutant loses exactly the points it should.
 
-Mutants run through the light in-process runner (``autograder.runner``), which
+Mutants run through the light in-process runner (``autograder.authoring.runner``), which
 executes the solution notebook with the mutant's answer cells swapped in, the
 hidden tests included. The real nbgrader path is proven on the solutions,
 releases and some mutants in ``test_grading_nbgrader.py``. The 12-25 s
@@ -9,7 +9,7 @@ validation-loss training runs only for the mutants it concerns.
 import pytest
 
 from autograder.assignments import graded_cells, names, nbgrader_meta, read_notebook, source_path
-from autograder.runner import run_notebook
+from autograder.authoring.runner import run_notebook
 from mutants import all_mutants
 
 MUTANTS = all_mutants()

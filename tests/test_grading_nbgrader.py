@@ -19,10 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import kernel_input
-from autograder.assignments import ROOT, hidden_lines, graded_cells, names, read_notebook, release_path, source_path
+from autograder.notebook import kernel_input
+from autograder.assignments import ROOT, Assignment, graded_cells, names, read_notebook, release_path, source_path
 from autograder.cli import _table
-from autograder.runner import run_notebook
+from autograder.authoring.runner import run_notebook
 from mutants import all_mutants
 
 ASSIGNMENTS = names()
@@ -142,7 +142,7 @@ def test_feedback_never_shows_hidden_tests(graded, assignment):
     out = json.loads(proc.stdout)
     page = _visible_text(Path(out["feedback"]).read_text())
     assert "NotImplementedError" in page, "the feedback should show why tests failed"
-    hidden = hidden_lines(assignment)
+    hidden = Assignment(assignment).hidden_lines
     assert hidden, f"{assignment} should have hidden tests"
     for line in hidden:
         assert line not in page, f"hidden test {line!r} shows in the feedback of {assignment}"
@@ -157,7 +157,7 @@ def test_mutant_feedback_never_shows_hidden_tests(graded):
     for key in NBGRADED_MUTANTS:
         out = result_of(graded, ("mutant", *key))
         page = _visible_text(Path(out["feedback"]).read_text())
-        for line in hidden_lines(key[0]):
+        for line in Assignment(key[0]).hidden_lines:
             assert line not in page, f"hidden test {line!r} shows in the feedback of {key}"
         assert "Traceback" not in page
 

@@ -9,9 +9,9 @@ import ast
 
 import pytest
 
-from autograder.assignments import EXERCISES, answer_cells, hidden_lines, names, nbgrader_meta, read_notebook, release_path, source_path, graded_cells
-from autograder.judge import probe_call
-from autograder.release import generate
+from autograder.assignments import EXERCISES, answer_cells, Assignment, names, nbgrader_meta, read_notebook, release_path, source_path, graded_cells
+from autograder.notebook.judge import probe_call
+from autograder.authoring.release import generate
 from wavenet.checks import VAL_LOSS_TESTS, load_target, probe
 
 ASSIGNMENTS = names()
@@ -60,7 +60,7 @@ def test_release_hides_solutions_and_hidden_tests(assignment):
     text = release_path(assignment).read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"{marker} leaked into the release of {assignment}"
-    hidden = hidden_lines(assignment)
+    hidden = Assignment(assignment).hidden_lines
     released = read_notebook(release_path(assignment))
     released_tests = "\n".join(c.source for c in graded_cells(released))
     for line in hidden:

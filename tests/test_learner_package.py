@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from autograder.assignments import ROOT, graded_cells, names, release_path, source_path
-from autograder.release import package_location
+from autograder.authoring.release import package_location
 from data.names import NAMES_SHA256
 from tests.submissions import solved
 

@@ -1,4 +1,4 @@
-"""Grades to an LMS (autograder/lms.py): a gradebook built with nbgrader's API (no kernel), exported for Canvas,
+"""Grades to an LMS (autograder/export/lms.py): a gradebook built with nbgrader's API (no kernel), exported for Canvas,
 Moodle and as nbgrader's CSV; each column checked against the format's header and the gradebook's scores."""
 import csv
 import datetime
@@ -70,7 +70,7 @@ def course(tmp_path):
     """A course directory whose gradebook holds two assignments and four students (see ``SCORES``)."""
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import _quiet, fast_gradebooks
+    from autograder.classroom.gradebook import _quiet, fast_gradebooks
 
     fast_gradebooks()  # no ``alembic heads`` subprocess for the new gradebook
     jan = datetime.datetime(2026, 1, 10, 12, 0)
@@ -167,7 +167,7 @@ def test_nbgrader_export_command(course, monkeypatch):
     root, roster = course
     monkeypatch.chdir(root)
     app = ExportApp()
-    app.initialize(["--exporter=autograder.lms.MoodleExportPlugin", "--to", "m.csv", f"--CourseDirectory.root={root}",
+    app.initialize(["--exporter=autograder.export.lms.MoodleExportPlugin", "--to", "m.csv", f"--CourseDirectory.root={root}",
                     f"--LmsExportPlugin.roster={roster}", "--assignment", "02_modules"])
     app.start()
     rows = _read(root / "m.csv")
@@ -182,7 +182,7 @@ def test_nbgrader_export_canvas_ids(course, monkeypatch):
     root, roster = course
     monkeypatch.chdir(root)
     app = ExportApp()
-    app.initialize(["--exporter=autograder.lms.CanvasExportPlugin", "--to", "c.csv", f"--CourseDirectory.root={root}",
+    app.initialize(["--exporter=autograder.export.lms.CanvasExportPlugin", "--to", "c.csv", f"--CourseDirectory.root={root}",
                     "--CanvasExportPlugin.assignment_ids", "01_layers=4411", f"--LmsExportPlugin.roster={roster}"])
     app.start()
     rows = _read(root / "c.csv")
@@ -211,7 +211,7 @@ def test_unreadable_roster(course, tmp_path, capsys):
 
 
 def test_roster_names():
-    from autograder.lms import split_name
+    from autograder.export.lms import split_name
     assert split_name("Doe, Jane") == ("Jane", "Doe")
     assert split_name("Jane van Doe") == ("Jane van", "Doe")
     assert split_name("Plato") == ("", "Plato")

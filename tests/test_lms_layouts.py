@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from autograder.assignments import ROOT, GradingError
-from autograder.students import discover
+from autograder.classroom.students import discover
 
 A = "01_layers"
 

@@ -4,8 +4,8 @@ A unix socket's path must fit in 107 bytes; the kernel's sockets once lived
 under ``<checkout>/.nbgrader_work/…``, and every grading in a checkout at a
 48-character path failed with nbgrader's bare "see the above traceback". Now
 each run's folders are made under a short temporary folder
-(:func:`autograder.sandbox.short_tmp`), and a failing nbgrader step is
-reported by its underlying exception (:func:`autograder.grade.cause`).
+(:func:`autograder.sandbox.bwrap.short_tmp`), and a failing nbgrader step is
+reported by its underlying exception (:func:`autograder.notebook.grade.cause`).
 """
 import json
 import os
@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from autograder.assignments import ROOT, source_path
-from autograder.grade import cause
-from autograder.sandbox import short_tmp
+from autograder.notebook.grade import cause
+from autograder.sandbox.bwrap import short_tmp
 
 COPIED = ["autograder", "wavenet", "data", "solutions", "exercises", "pyproject.toml", "nbgrader_config.py"]
 

@@ -45,7 +45,7 @@ CONFIG = '''import os
 import sys
 sys.path.insert(0, {repo!r})
 from autograder.course import configure
-from autograder.limits import GiB, Limits, MiB
+from autograder.sandbox.limits import GiB, Limits, MiB
 
 c = get_config()
 configure(c, root=os.path.dirname(os.path.abspath(__file__)),
@@ -196,7 +196,7 @@ def test_every_attack_scores_nothing_through_plain_nbgrader(course):
 def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
     """grade-all leaves nbgrader's feedback pages in place: `nbgrader release_feedback` sends them to the
     exchange, and `fetch_feedback` gives the student the page, with no hidden test in it."""
-    from autograder.assignments import hidden_lines
+    from autograder.assignments import Assignment
 
     batch = course["batch"]
     nbgrader("release_feedback", ASSIGNMENT, cwd=batch)
@@ -207,8 +207,12 @@ def test_feedback_and_release_feedback_work_on_grade_alls_course(course):
     assert pages, "no feedback fetched"
     text = pages[0].read_text()
     assert "@PACKAGE_LOCATION@" not in text
-    for line in hidden_lines(ASSIGNMENT):
+    for line in Assignment(ASSIGNMENT).hidden_lines:
         assert line not in text
+
+
+# formgrader's page has fetched its grades and comments and bound its fields (formgrade.js: loadGrades, loadComments)
+FORMGRADER_READY = "window.formgrader && formgrader.grades && formgrader.grades.loaded && formgrader.comments.loaded"
 
 
 class Formgrader:
@@ -250,45 +254,67 @@ class Formgrader:
 @pytest.mark.sandbox
 @pytest.mark.browser
 def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_output(course, tmp_path):
-    """Formgrader on grade-all's course: the submissions list shows the students, a submission opens as the
-    judged notebook (the grader's verdicts in its test cells; a screenshot is kept), its Autograde button grades
-    with the course's pipeline, and a manual score and comment saved through formgrader's API reach
-    grades.csv, `nbgrader export` and the feedback page."""
+    """Formgrader on grade-all's course, driven in headless Chromium as a grader uses it: the submissions list
+    shows the students, a submission opens as the judged notebook (the grader's verdicts in its test cells;
+    screenshots kept), its Autograde button grades with the course's pipeline, and a manual score and comment
+    typed into the page (saved by formgrader's own JavaScript) reach grades.csv, `nbgrader export` and the
+    feedback page."""
     from nbgrader.api import Gradebook
 
-    from needs import chromium_path
-    from test_book_render import CHROMIUM_FLAGS, SHOTS
+    from browser import Browser
+    from test_book_render import SHOTS
 
     batch = tmp_path / "batch"
     shutil.copytree(course["batch"], batch)
     with Gradebook(gradebook_url(batch)) as gb:
         empty_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "empty").id
         honest_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "honest").id
-    fg = Formgrader(batch)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    fg, page = Formgrader(batch), None
     try:
-        status, listing = fg.get(f"/formgrader/api/submissions/{ASSIGNMENT}")
-        assert status == 200 and {s["student"] for s in json.loads(listing)} >= set(course["records"]), listing[:500]
-        status, page = fg.get(f"/formgrader/submissions/{empty_id}/")
-        assert status == 200 and "CheckFailed" in page and "NotImplementedError" in page, page[:500]
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SHOTS / "formgrader-submission.png"
-        subprocess.run([chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                        "--window-size=1280,2000", "--virtual-time-budget=15000", f"--screenshot={shot}",
-                        f"{fg.base}/formgrader/submissions/{empty_id}/"], capture_output=True, timeout=180)
-        assert shot.is_file() and shot.stat().st_size > 10_000, "no screenshot of the submission"
+        page = Browser(tmp_path / "profile")
+        # the submissions list, as formgrader's own JavaScript fills it in
+        page.open(f"{fg.base}/formgrader/manage_submissions/{ASSIGNMENT}")
+        listed = page.wait(f"document.querySelectorAll('#main-table tr').length >= {len(course['records'])} && "
+                           "!document.querySelector('#main-table').innerText.includes('Loading') && "
+                           "document.querySelector('#main-table').innerText", what="the submissions list")
+        assert all(s in listed for s in course["records"]), listed[:1000]
+        page.screenshot(SHOTS / "formgrader-submissions.png")
+        # one submission: the judged notebook (the grader's verdict in the test cells)
+        page.open(f"{fg.base}/formgrader/submissions/{empty_id}/",
+                  ready=FORMGRADER_READY)
+        text = page.eval("document.body.innerText")
+        assert "CheckFailed" in text and "NotImplementedError" in text, text[:500]
+        page.screenshot(SHOTS / "formgrader-submission.png")
         # formgrader's Autograde button: the course's pipeline too (the lambda check scores nothing)
         status, result = fg.call("POST", f"/formgrader/api/submission/{ASSIGNMENT}/lambda_check/autograde", {})
         assert status == 200 and json.loads(result)["success"], result[-2000:]
         with Gradebook(gradebook_url(batch)) as gb:
             assert gb.find_submission(ASSIGNMENT, "lambda_check").score == 0
-        grades = {g["name"]: g for g in json.loads(fg.get(f"/formgrader/api/grades?submission_id={honest_id}")[1])}
-        status, _ = fg.call("PUT", f"/formgrader/api/grade/{grades['test_tanh']['id']}", {"manual_score": 0})
-        assert status == 200
-        comments = json.loads(fg.get(f"/formgrader/api/comments?submission_id={honest_id}")[1])
+        # a manual score and a comment, typed into honest's page
+        page.open(f"{fg.base}/formgrader/submissions/{honest_id}/",
+                  ready=FORMGRADER_READY)
         note = "Tanh by hand: use torch.tanh, not a lookup table"
-        status, _ = fg.call("PUT", f"/formgrader/api/comment/{comments[0]['id']}", {"manual_comment": note})
-        assert status == 200
+        commented = page.eval(f"""(() => {{
+            $('#test_tanh').val(0).trigger('change');
+            const box = document.querySelector('textarea.comment');
+            $(box).val({json.dumps(note)}).trigger('change');
+            return box.id.replace(/-comment$/, '');
+        }})()""")
+
+        def saved():
+            grades = {g["name"]: g for g in json.loads(fg.get(f"/formgrader/api/grades?submission_id={honest_id}")[1])}
+            comments = {c["name"]: c for c in json.loads(fg.get(f"/formgrader/api/comments?submission_id={honest_id}")[1])}
+            return grades["test_tanh"]["manual_score"] == 0 and comments[commented]["manual_comment"] == note
+
+        deadline = time.time() + 30
+        while not saved():
+            assert time.time() < deadline, "formgrader did not save the score and comment typed into its page"
+            time.sleep(0.5)
+        page.screenshot(SHOTS / "formgrader-manual-grade.png")
     finally:
+        if page:
+            page.close()
         fg.close()
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
                            "--workers", "1", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
@@ -308,6 +334,7 @@ WRITTEN = "written_init"  # a written answer, graded by hand (a cell this test's
 
 
 @pytest.mark.sandbox
+@pytest.mark.browser
 def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_feedback(tmp_path):
     """A course whose source adds a written answer (2 points, graded by hand) to exercise 1: plain `nbgrader
     autograde` flags it for manual grading (the judged tests get their points), formgrader shows it with the
@@ -316,6 +343,8 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
     from nbgrader.api import Gradebook
 
     from autograder.assignments import answer_cells
+    from browser import Browser
+    from test_book_render import SHOTS
 
     root = make_course(tmp_path / "written", tmp_path / "exchange", source="source",
                        edit=lambda nb: nb.cells.append(new_markdown_cell(
@@ -339,14 +368,25 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
         assert sub.score == full and sub.max_score == full + 2
         sub_id, grade_id = sub.id, written.id
         comment_id = next(c.id for c in sub.comments if c.name == WRITTEN)
-    fg = Formgrader(root)
-    try:
-        status, page = fg.get(f"/formgrader/submissions/{sub_id}/")
-        assert status == 200 and "unit scale" in page, page[:500]
-        assert fg.call("PUT", f"/formgrader/api/grade/{grade_id}", {"manual_score": 2})[0] == 200
-        note = "Right: the variance of a sum of fan_in terms grows with fan_in."
-        assert fg.call("PUT", f"/formgrader/api/comment/{comment_id}", {"manual_comment": note})[0] == 200
+    note = "Right: the variance of a sum of fan_in terms grows with fan_in."
+    fg, page = Formgrader(root), None
+    try:  # the grader opens the submission in formgrader and types the score and the comment
+        page = Browser(tmp_path / "profile")
+        page.open(f"{fg.base}/formgrader/submissions/{sub_id}/",
+                  ready=FORMGRADER_READY)
+        assert "unit scale" in page.eval("document.body.innerText")
+        page.eval(f"$('#{WRITTEN}').val(2).trigger('change'); "
+                  f"$('#{WRITTEN}-comment').val({json.dumps(note)}).trigger('change'); true")
+        deadline = time.time() + 30
+        while not (json.loads(fg.get(f"/formgrader/api/grade/{grade_id}")[1]).get("manual_score") == 2 and
+                   json.loads(fg.get(f"/formgrader/api/comment/{comment_id}")[1]).get("manual_comment") == note):
+            assert time.time() < deadline, "formgrader did not save the written answer's score and comment"
+            time.sleep(0.5)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(SHOTS / "formgrader-written-answer.png")
     finally:
+        if page:
+            page.close()
         fg.close()
     assert float(export(root)["s"]["score"]) == full + 2
     nbgrader("generate_feedback", ASSIGNMENT, cwd=root)

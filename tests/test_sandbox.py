@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course_view, kernel_input
+from autograder.notebook import course_view, kernel_input
 from autograder.assignments import ROOT
-from autograder.limits import Limits
-from autograder.sandbox import kernel_env, sandbox_command
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.bwrap import kernel_env, sandbox_command
 from needs import need
 
 
@@ -121,7 +121,7 @@ def test_grading_without_root(tmp_path):
     if os.geteuid() == 0:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
         os.chown(home, 65534, 65534)
-    from autograder.gradebook import fast_gradebooks
+    from autograder.classroom.gradebook import fast_gradebooks
     env = dict(os.environ, HOME=str(home), AUTOGRADER_WORK=str(home / "work"), AUTOGRADER_KEY="ab" * 32,
                AUTOGRADER_ALEMBIC_HEAD=fast_gradebooks(), OMP_NUM_THREADS="1")
     try:
@@ -135,7 +135,7 @@ def test_grading_without_root(tmp_path):
 @pytest.mark.cgroup
 def test_limits_status_names_what_holds():
     """As root with cgroups, every per-submission limit holds; the report says so."""
-    from autograder.limits import status
+    from autograder.sandbox.limits import status
     held, why = status()
     if os.geteuid() == 0:
         assert {"memory", "processes", "CPU time"} <= set(held) and not why

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from autograder.assignments import hidden_lines, nbgrader_meta, read_notebook, release_path, source_path  # noqa: F401
+from autograder.assignments import Assignment, nbgrader_meta, read_notebook, release_path, source_path  # noqa: F401
 
 LAYERS = "01_layers"
 SCALED = "05_scaled_up"
@@ -386,7 +386,7 @@ def _records(seed, assignment=LAYERS):
     """Right records for ``seed``, made with the course's own layers (what a learner could compute at home)."""
     from wavenet import nn
     from wavenet.checks import probe, wire
-    from autograder.judge import probe_call
+    from autograder.notebook.judge import probe_call
     from autograder.assignments import graded_cells
     objs = {"Linear": nn.Linear, "BatchNorm1d": nn.BatchNorm1d, "Tanh": nn.Tanh}
     out = {}

@@ -3,7 +3,7 @@
 :func:`grade_isolated` is what a grading worker runs for each student: it
 forks a process from a server that has nbgrader & co. imported already (that
 saves seconds per submission), lets it run
-:func:`autograder.submission.grade_submission` on the notebook's bytes, and
+:func:`autograder.notebook.submission.grade_submission` on the notebook's bytes, and
 waits for the record and the feedback page. A process that outlives the
 notebook's time budget plus :data:`SLACK` is killed with everything below it
 (nbgrader, the kernel, whatever the kernel started), and the student gets a
@@ -23,8 +23,8 @@ from autograder.safe_io import read_text
 
 SLACK = 240  # seconds a grading process may take beyond its notebook budget (kernel start, nbgrader, feedback)
 
-PRELOAD = ["autograder.submission", "autograder.grade", "autograder.judge", "autograder.judges", "autograder.sandbox",
-           "autograder.repair", "autograder.notes", "nbgrader.apps", "nbgrader.api", "nbconvert", "wavenet.checks",
+PRELOAD = ["autograder.notebook.submission", "autograder.notebook.grade", "autograder.notebook.judge", "autograder.judges", "autograder.sandbox.bwrap",
+           "autograder.notebook.repair", "autograder.notebook.notes", "nbgrader.apps", "nbgrader.api", "nbconvert", "wavenet.checks",
            "IPython.core.inputtransformer2"]
 
 
@@ -73,7 +73,7 @@ def _child(assignment, name, data, student, folder, limits, unsafe, course, grad
     """One grading process, forked from the preloaded server: grade, save the record (and feedback), exit."""
     from multiprocessing import forkserver, resource_tracker
 
-    from autograder.submission import grade_submission
+    from autograder.notebook.submission import grade_submission
 
     # die with the caller. The fork server exits when its caller dies, unless a child still holds its
     # "alive" pipe (children get it to start processes of their own; ours never do): let it go.
@@ -105,12 +105,12 @@ def grade_isolated(assignment, name, data, student, limits, unsafe, course, grad
     """Grade the notebook ``data`` (handed in as ``name``) in a process of its own.
 
     Args:
-        assignment, student: as for :func:`autograder.submission.grade_submission`.
+        assignment, student: as for :func:`autograder.notebook.submission.grade_submission`.
         name: the file's name (or path) as handed in; only its name and suffix matter here.
         data: the file's bytes.
-        limits: a :class:`autograder.limits.Limits`; its notebook budget plus :data:`SLACK` bounds the process.
+        limits: a :class:`autograder.sandbox.limits.Limits`; its notebook budget plus :data:`SLACK` bounds the process.
         unsafe: grade without the sandbox.
-        course: the course view the kernel gets (:func:`autograder.course_view.build`).
+        course: the course view the kernel gets (:func:`autograder.notebook.course_view.build`).
         grader_key: the grader's key (bytes): the seed of the run is derived from it.
         scratch: a private folder (0700) for the process's files; they are removed after.
 
@@ -123,7 +123,7 @@ def grade_isolated(assignment, name, data, student, limits, unsafe, course, grad
     """
     import multiprocessing
 
-    from autograder.submission import max_score
+    from autograder.assignments import Assignment
 
     t0 = time.time()
     folder = Path(tempfile.mkdtemp(prefix="submission-", dir=scratch))
@@ -137,7 +137,7 @@ def grade_isolated(assignment, name, data, student, limits, unsafe, course, grad
         if proc.is_alive():
             kill_tree(proc.pid)
             proc.join()
-            rec = Record(student, assignment, file=str(name), max_score=max_score(assignment), reason=(
+            rec = Record(student, assignment, file=str(name), max_score=Assignment(assignment).max_score, reason=(
                 f"grading did not finish within {budget} s and was stopped; "
                 "the notebook probably produces something the grader cannot process"))
         else:

@@ -108,5 +108,5 @@ def configure(c):
                                      / "templates"), str(TEMPLATES)]
     e.template_name = "feedback"
     e.template_file = "feedback_clean.html.j2"
-    e.filters = {"feedback_clean": "autograder.feedback.clean"}
+    e.filters = {"feedback_clean": "autograder.notebook.feedback.clean"}
     return c

@@ -21,7 +21,7 @@ from traitlets import Unicode
 
 from autograder.assignments import ROOT, ensure_tools_on_path
 from autograder.safe_io import write_text
-from autograder.students import printable
+from autograder.classroom.students import printable
 
 
 def fast_gradebooks():
@@ -124,7 +124,7 @@ def file_ungraded(root, rec):
     as nbgrader does for a missing notebook, and the page saying why in ``feedback/``."""
     from nbgrader.api import Gradebook
 
-    from autograder.submission import simple_feedback
+    from autograder.notebook.submission import simple_feedback
 
     with _quiet(), Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
         gb.update_or_create_student(rec.student)

@@ -23,9 +23,9 @@ import time
 
 import torch
 
-from autograder.assignments import graded_cells, read_notebook, source_path
-from autograder.judge import probe_call
-from autograder.runner import run_notebook
+from autograder.assignments import Assignment, graded_cells
+from autograder.notebook.judge import probe_call
+from autograder.authoring.runner import run_notebook
 from wavenet.checks import VAL_LOSS_TESTS, val_loss
 from wavenet.checks.models import GRADING_SEED, TARGETS
 
@@ -37,7 +37,7 @@ OBJECTS = {"val_loss": "build_model", "conv_val_loss": "WaveNet"}
 
 def trainer(assignment):
     """``(test name, the solution's model maker)`` for the assignment's validation-loss test."""
-    nb = read_notebook(source_path(assignment))
+    nb = Assignment(assignment).notebook
     tests = [probe_call(c.source) for c in graded_cells(nb)]
     test = next((t[0] for t in tests if t and t[0] in VAL_LOSS_TESTS), None)
     if test is None:

@@ -1,7 +1,7 @@
 """nbgrader's ``Execute``, run in the sandbox, under one submission's limits.
 
 :class:`SandboxedExecute` starts the kernel through
-:class:`autograder.sandbox.SandboxKernelManager` and adds what a class of
+:class:`autograder.sandbox.bwrap.SandboxKernelManager` and adds what a class of
 strangers' notebooks needs:
 
 - each cell gets ``min(cell timeout, what is left of the notebook's budget)``;
@@ -51,8 +51,9 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
-from autograder.judge import is_test, tests_called
-from autograder.sandbox import SandboxKernelManager, short_tmp
+from autograder.notebook.judge import is_test, tests_called
+from autograder.sandbox.bwrap import SandboxKernelManager, short_tmp
+from autograder.sandbox.limits import Limits
 from wavenet.checks.wire import MAX_BYTES, MIME
 
 
@@ -132,7 +133,7 @@ def submitted_bytes(config, nbgrader):
 def prepare(assignment, seed, course=None):
     """A run's private folder (mode 0700, short path): ``course/`` (copied from ``course`` or built),
     ``grader-input/`` (the seed and the training data), ``run/`` (the kernel's sockets)."""
-    from autograder import course_view, kernel_input
+    from autograder.notebook import course_view, kernel_input
 
     root = Path(tempfile.mkdtemp(prefix="wn-", dir=short_tmp()))
     try:
@@ -155,9 +156,10 @@ class SandboxedExecute(Execute):
                                                "bytes and the grader key").tag(config=True)
     course_view = Unicode("", help="a course view built beforehand (copied); default: built per notebook"
                           ).tag(config=True)
-    notebook_timeout = Integer(900, help="seconds all cells together may run").tag(config=True)
-    max_output_bytes = Integer(1_000_000, help="text one cell may print").tag(config=True)
-    cpu_seconds = Integer(1200, help="CPU time the whole submission may use").tag(config=True)
+    # defaults from Limits, their one home; pipeline.configure sets each from the run's Limits
+    notebook_timeout = Integer(Limits.notebook_timeout, help="seconds all cells together may run").tag(config=True)
+    max_output_bytes = Integer(Limits.max_output_bytes, help="text one cell may print").tag(config=True)
+    cpu_seconds = Integer(Limits.cpu_seconds, help="CPU time the whole submission may use").tag(config=True)
     OUTPUT_COST = 100  # bytes each output counts on top of its content: a million empty displays are not free
     RECORDS_KEPT = 2   # probe records a test cell keeps apart from the cap: one to judge, one more to say "several"
 
@@ -211,7 +213,7 @@ class SandboxedExecute(Execute):
         return self.km
 
     def preprocess(self, nb, resources=None, km=None):
-        from autograder import kernel_input
+        from autograder.notebook import kernel_input
 
         resources = resources if resources is not None else {}
         nbg = resources.get("nbgrader", {})

@@ -1,7 +1,7 @@
 """Static reading of a submission: notes for a person, not a defence.
 
 The grade never depends on what a submission's code looks like: the grader
-judges the data its kernel returns (autograder/judge.py), and the sandbox
+judges the data its kernel returns (autograder/notebook/judge.py), and the sandbox
 decides what that kernel can reach. Reading the code still finds what a
 teacher may want to look at, and :func:`review` lists it in the student's
 record (``review``), each note naming the cell and line:
@@ -24,7 +24,7 @@ An honest ``import os`` is not a note.
 import ast
 
 from autograder.assignments import nbgrader_meta
-from autograder.repair import _python, answer_names, released
+from autograder.notebook.repair import _python, answer_names, released
 from wavenet.checks.wire import MIME
 
 # torch's own version of each layer the course asks for: (the class it stands in for, torch names)

@@ -1,7 +1,7 @@
 """The class's grades as an LMS's import file, read from nbgrader's gradebook (one job: nothing is graded here).
 
 Two nbgrader export plugins, usable in a course directory as
-``nbgrader export --exporter=autograder.lms.CanvasExportPlugin --to canvas.csv``
+``nbgrader export --exporter=autograder.export.lms.CanvasExportPlugin --to canvas.csv``
 (or ``MoodleExportPlugin``), or through ``python -m autograder export``, which
 first imports a roster into the gradebook's students (:func:`import_roster`).
 
@@ -38,7 +38,7 @@ from nbgrader.api import MissingEntry
 from nbgrader.plugins import CsvExportPlugin, ExportPlugin
 from traitlets import Dict, Unicode
 
-from autograder.gradebook import cell
+from autograder.classroom.gradebook import cell
 from autograder.safe_io import write_text
 
 ROSTER_COLUMNS = ("student_id", "name", "email", "lms_user_id", "sis_user_id", "sis_login_id", "section",
@@ -128,7 +128,7 @@ def number(value):
 
 
 def write_rows(path, rows):
-    """The CSV file: every text cell through :func:`autograder.gradebook.cell` (a name that starts like a
+    """The CSV file: every text cell through :func:`autograder.classroom.gradebook.cell` (a name that starts like a
     formula is shown as text, not run by the spreadsheet the teacher opens it in)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -216,7 +216,7 @@ class MoodleExportPlugin(LmsExportPlugin):
 
 class SafeCsvExportPlugin(LmsExportPlugin, CsvExportPlugin):
     """nbgrader's own CSV (``CsvExportPlugin``'s columns and values: one row per student and assignment, 0
-    for no submission), written through the csv module and :func:`~autograder.gradebook.cell`: nbgrader's
+    for no submission), written through the csv module and :func:`~autograder.classroom.gradebook.cell`: nbgrader's
     joins fields with commas unquoted, so a name with a comma shifts the row and ``=...`` runs as a formula."""
 
     KEYS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email", "raw_score",
@@ -258,7 +258,7 @@ def export(kind, to, course, roster=None, canvas_ids=None):
     from nbgrader.api import Gradebook
 
     from autograder.assignments import GradingError
-    from autograder.gradebook import _quiet
+    from autograder.classroom.gradebook import _quiet
 
     db = Path(course) / "gradebook.db"
     if not db.is_file():  # Gradebook() would create an empty one and export nothing

@@ -29,7 +29,7 @@ def released(assignment):
     path = release_path(assignment)
     if path.is_file():
         return read_notebook(path)
-    from autograder.release import generate
+    from autograder.authoring.release import generate
     return generate(assignment)
 
 

@@ -1,13 +1,13 @@
 """The worker's side of a class graded on Dask: a worker plugin, and the task that grades one student.
 
-The client of a batch (:mod:`autograder.cluster`) installs :class:`GraderPlugin`
+The client of a batch (:mod:`autograder.classroom.cluster`) installs :class:`GraderPlugin`
 on every worker of the cluster, those there now and those that join later.
-Its ``setup`` compares the worker with the client (:func:`autograder.version.refusal`):
+Its ``setup`` compares the worker with the client (:func:`autograder.classroom.version.refusal`):
 a worker with other code, other libraries or no sandbox (without ``--unsafe``)
 is refused and leaves the cluster, so that it never grades. An accepted worker
 gets a private scratch folder, a course view per assignment and a fork server
 with nbgrader imported; :func:`grade_task` then grades one student in a
-process of its own (:func:`autograder.isolate.grade_isolated`), so that a
+process of its own (:func:`autograder.sandbox.isolate.grade_isolated`), so that a
 grading that hangs is killed without killing the worker, and returns the
 record and the judged notebook. Nothing is read from or written to a shared
 file system: the notebook's bytes come with the task.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from distributed import WorkerPlugin, get_worker
 
-from autograder.isolate import grade_isolated, start_server
+from autograder.sandbox.isolate import grade_isolated, start_server
 
-log = logging.getLogger("autograder.workers")
+log = logging.getLogger("autograder.classroom.workers")
 
 
 class WorkerRefused(RuntimeError):
@@ -36,7 +36,7 @@ class WorkerRefused(RuntimeError):
 
 
 class GraderPlugin(WorkerPlugin):
-    """What a worker needs to grade for one client: the client's :func:`~autograder.version.report`."""
+    """What a worker needs to grade for one client: the client's :func:`~autograder.classroom.version.report`."""
 
     def __init__(self, client_report, unsafe):
         self.client_report, self.unsafe = client_report, unsafe
@@ -47,8 +47,8 @@ class GraderPlugin(WorkerPlugin):
 
     def _setup(self, worker):
         """Off the event loop: it imports nbgrader and runs bubblewrap, seconds on a busy machine."""
-        from autograder.gradebook import fast_gradebooks
-        from autograder.version import refusal, report
+        from autograder.classroom.gradebook import fast_gradebooks
+        from autograder.classroom.version import refusal, report
 
         self.lock = threading.Lock()
         self.refused = refusal(self.client_report, report(), self.unsafe)
@@ -72,7 +72,7 @@ class GraderPlugin(WorkerPlugin):
 
     def course(self, assignment):
         """The course view of ``assignment`` (built once per worker)."""
-        from autograder import course_view
+        from autograder.notebook import course_view
 
         with self.lock:
             if assignment not in self.courses:
@@ -81,9 +81,9 @@ class GraderPlugin(WorkerPlugin):
 
 
 async def describe():
-    """This worker's :func:`autograder.version.report`, made off the event loop (which keeps the worker's
+    """This worker's :func:`autograder.classroom.version.report`, made off the event loop (which keeps the worker's
     heartbeats going meanwhile)."""
-    from autograder.version import report
+    from autograder.classroom.version import report
     return await asyncio.get_running_loop().run_in_executor(None, report)
 
 
@@ -91,7 +91,7 @@ def grade_task(plugin_name, assignment, student, name, data, limits, unsafe, gra
     """The Dask task: grade one student's notebook (``data``, handed in as ``name``) on this worker.
 
     ``plugin_name``: the batch's :class:`GraderPlugin`. Returns ``(record as JSON,
-    judged notebook text or None)``. Raises :class:`autograder.isolate.GraderCrashed`
+    judged notebook text or None)``. Raises :class:`autograder.sandbox.isolate.GraderCrashed`
     when the grading process died without a record (Dask retries it),
     :class:`WorkerRefused` on a worker that cannot grade for this batch.
     """

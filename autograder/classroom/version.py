@@ -47,10 +47,10 @@ def report():
     """This machine as a worker: ``{"commit", "course", "python", <library>: version, "sandbox", "limits"}``.
 
     ``sandbox`` is bubblewrap's mode (``root``, ``user``) or ``None``, with ``sandbox_why`` when none;
-    ``limits`` says which per-submission limits hold here (:func:`autograder.limits.status`).
+    ``limits`` says which per-submission limits hold here (:func:`autograder.sandbox.limits.status`).
     """
-    from autograder.limits import status
-    from autograder.sandbox import mode
+    from autograder.sandbox.limits import status
+    from autograder.sandbox.bwrap import mode
 
     kind, why = mode()
     held, limits_why = status()

@@ -11,10 +11,10 @@ private folder (mode 0700, never mounted into a kernel)::
 
 then runs nbgrader's ``generate_assignment`` (the gradebook learns the test
 cells) and ``autograde`` with the course's configuration
-(:mod:`autograder.pipeline`: the same as ``nbgrader autograde`` in the course
+(:mod:`autograder.notebook.pipeline`: the same as ``nbgrader autograde`` in the course
 directory), reads the scores from the gradebook and the messages from the
 autograded notebook. ``generate_feedback`` renders the feedback
-(:mod:`autograder.feedback`).
+(:mod:`autograder.notebook.feedback`).
 """
 import re
 import shutil
@@ -25,10 +25,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import kernel_input
-from autograder.assignments import WORK, GradingError, ensure_tools_on_path, graded_cells, nbgrader_meta, \
-    read_notebook, source_path
-from autograder.limits import Limits
+from autograder.notebook import kernel_input
+from autograder.assignments import WORK, Assignment, GradingError, ensure_tools_on_path, nbgrader_meta, read_notebook
+from autograder.sandbox.limits import Limits
 from autograder.records import Graded, TestResult
 from autograder.safe_io import read_bytes, read_text
 
@@ -36,7 +35,7 @@ STUDENT = "learner"
 
 
 def _config(root, limits, seed, unsafe, course):
-    """The course's configuration (:mod:`autograder.pipeline`) for the scratch course at ``root``, with this
+    """The course's configuration (:mod:`autograder.notebook.pipeline`) for the scratch course at ``root``, with this
     run's seed and, when given, a course view built beforehand."""
     from autograder.course import config
 
@@ -111,25 +110,26 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
         workdir: where to make the scratch course (default ``.nbgrader_work/``).
         keep: leave the scratch course in place (its path is printed in ``notes``).
         feedback: if given, write the HTML feedback there.
-        limits: a :class:`autograder.limits.Limits`.
-        seed: the probes' seed; default: :func:`autograder.kernel_input.seed` of the notebook's bytes.
+        limits: a :class:`autograder.sandbox.limits.Limits`.
+        seed: the probes' seed; default: :func:`autograder.notebook.kernel_input.seed` of the notebook's bytes.
         unsafe: run the kernel without the sandbox (a trusted notebook on a machine that has none).
-        course: a course view to reuse (:func:`autograder.course_view.build`), else one is built.
+        course: a course view to reuse (:func:`autograder.notebook.course_view.build`), else one is built.
         data: the notebook's bytes, when ``notebook`` is only its name.
 
     Raises:
         GradingError: unknown assignment, missing file, not a notebook, or no sandbox without ``unsafe``.
         RuntimeError: nbgrader itself failed.
     """
-    from autograder.sandbox import mode
+    from autograder.sandbox.bwrap import mode
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
-    src = source_path(assignment)
+    assignment = Assignment(assignment)  # resolved once; passed down from here
+    src = assignment.source
     if not unsafe and mode()[0] is None:
         raise GradingError(f"no sandbox on this machine ({mode()[1]}); grading untrusted work without one lets it "
                            "read and change anything you can: pass --unsafe only for notebooks you trust")
-    from autograder.gradebook import fast_gradebooks
+    from autograder.classroom.gradebook import fast_gradebooks
 
     ensure_tools_on_path()
     fast_gradebooks()
@@ -159,7 +159,7 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
             sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
             grades = {g.name: (float(g.score or 0.0), float(g.max_score)) for g in sub.grades}
         tests = []
-        for cell in graded_cells(read_notebook(src)):  # the solution's order
+        for cell in assignment.tests:  # the solution's order
             tid = cell.metadata.nbgrader.grade_id
             score, max_score = grades[tid]
             v = verdicts.get(tid, {"passed": False, "message": "the test cell did not run"})

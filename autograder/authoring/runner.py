@@ -5,10 +5,10 @@ wrong-implementation library in ``tests/mutants``, the calibration): code
 cells run in order in a fresh namespace with ``NBGRADER_EXECUTION`` set, a
 cell that raises does not stop the run, and each cell's probe records and
 errors become outputs shaped as a kernel's would be. Then the grader's own
-:class:`autograder.judge.Judge` decides every test cell, exactly as in
+:class:`autograder.notebook.judge.Judge` decides every test cell, exactly as in
 ``grade``. Answer cells can be swapped for other source first, and
 expensive tests skipped. Only trusted code goes through here: it runs in the
-caller's process. The real path is :func:`autograder.grade.grade_notebook`.
+caller's process. The real path is :func:`autograder.notebook.grade.grade_notebook`.
 """
 import contextlib
 import io
@@ -22,7 +22,7 @@ import nbformat
 from nbformat.v4 import new_output
 
 from autograder.assignments import nbgrader_meta, read_notebook
-from autograder.judge import Judge, is_test
+from autograder.notebook.judge import Judge, is_test
 from wavenet.checks import context, wire
 
 SEED = 20261130  # the runner's default seed (grading derives one per submission)

@@ -4,7 +4,7 @@ nbgrader's own commands read it from the course's ``nbgrader_config.py``
 (``nbgrader autograde``, formgrader's Autograde button, ``generate_feedback``);
 the grader's scratch courses (``grade``, each student of ``grade-all`` on a
 Dask worker) apply the same function. So whichever command grades a notebook,
-its test cells are decided by :class:`autograder.judge.Judge` in the grader's
+its test cells are decided by :class:`autograder.notebook.judge.Judge` in the grader's
 process, from what the sandboxed kernel sent::
 
     sanitize   Repair, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata
@@ -12,12 +12,12 @@ process, from what the sandboxed kernel sent::
                IgnorePattern, ClearMetadataPreprocessor, LimitOutput                       (nbgrader's)
                Judge              each test cell's verdict from its probe record
                SaveAutoGrades, AssignLatePenalties, CheckCellMetadata                      (nbgrader's)
-    feedback   GetGrades, ClearHiddenTests, VerdictOnly, CSSHTMLHeaderPreprocessor (autograder.feedback)
+    feedback   GetGrades, ClearHiddenTests, VerdictOnly, CSSHTMLHeaderPreprocessor (autograder.notebook.feedback)
     generate   FillPackageLocation, then nbgrader's own steps
 
 Everything a run needs besides the notebook (its seed, the course code the
 kernel may import, the kernel's input folder, a short private folder for its
-sockets) is made by :class:`autograder.execute.SandboxedExecute` when the
+sockets) is made by :class:`autograder.notebook.execute.SandboxedExecute` when the
 notebook starts and removed when it ends.
 """
 from pathlib import Path
@@ -28,10 +28,10 @@ from traitlets import Unicode
 
 class Repair(NbGraderPreprocessor):
     """Match a submission's cells with the exercise before nbgrader relies on their metadata
-    (:func:`autograder.repair.repair`); what was repaired is kept for the record."""
+    (:func:`autograder.notebook.repair.repair`); what was repaired is kept for the record."""
 
     def preprocess(self, nb, resources):
-        from autograder.repair import repair
+        from autograder.notebook.repair import repair
 
         nb, notes = repair(nb, resources["nbgrader"]["assignment"], self.reference(resources["nbgrader"]))
         for note in notes:
@@ -59,7 +59,7 @@ class FillPackageLocation(NbGraderPreprocessor):
     location = Unicode("", help="default: package-location of pyproject.toml").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from autograder.release import PACKAGE_TOKEN, package_location, with_package_location
+        from autograder.authoring.release import PACKAGE_TOKEN, package_location, with_package_location
 
         if any(PACKAGE_TOKEN in c.source for c in nb.cells):
             nb = with_package_location(nb, self.location or package_location())
@@ -70,17 +70,17 @@ def configure(c, limits=None, unsafe=False):
     """Put the course's pipeline into the traitlets config ``c`` (see the module docstring); return ``c``.
 
     Args:
-        limits: a :class:`autograder.limits.Limits` (default: its defaults, one home for them).
+        limits: a :class:`autograder.sandbox.limits.Limits` (default: its defaults, one home for them).
         unsafe: run kernels without the sandbox (trusted notebooks on a machine without bubblewrap).
     """
     from nbgrader.converters import Autograde, GenerateAssignment
     from nbgrader.preprocessors import Execute, LimitOutput
 
-    from autograder import feedback
+    from autograder.notebook import feedback
     from autograder.assignments import KERNEL_ARGS
-    from autograder.execute import SandboxedExecute
-    from autograder.judge import Judge
-    from autograder.limits import Limits
+    from autograder.notebook.execute import SandboxedExecute
+    from autograder.notebook.judge import Judge
+    from autograder.sandbox.limits import Limits
 
     limits = limits or Limits()
     sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())

@@ -2,7 +2,7 @@
 import sys
 import time
 
-from autograder.students import printable
+from autograder.classroom.students import printable
 
 
 class Progress:

@@ -2,9 +2,9 @@
 
 :func:`grade_submission` never raises: a file that is missing, empty, huge or
 not a notebook gets a record saying why, in words the student can act on; a
-notebook is repaired (:mod:`autograder.repair`), read for notes to a reviewer
-(:mod:`autograder.notes`), and graded in the sandbox
-(:func:`autograder.grade.grade_notebook`). If the grader itself fails, the
+notebook is repaired (:mod:`autograder.notebook.repair`), read for notes to a reviewer
+(:mod:`autograder.notebook.notes`), and graded in the sandbox
+(:func:`autograder.notebook.grade.grade_notebook`). If the grader itself fails, the
 record is not final (``final: False``) and a re-run grades the student again.
 """
 import hashlib
@@ -12,7 +12,7 @@ import html
 import time
 from pathlib import Path
 
-from autograder.assignments import GradingError, graded_cells, nbgrader_meta, read_notebook, source_path
+from autograder.assignments import Assignment, GradingError
 from autograder.records import Record
 from autograder.safe_io import write_text
 
@@ -21,10 +21,6 @@ MAX_BYTES = 50 * 1024 * 1024  # bigger than any honest notebook of this course
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def max_score(assignment):
-    return float(sum(nbgrader_meta(c).get("points", 0) for c in graded_cells(read_notebook(source_path(assignment)))))
 
 
 def simple_feedback(path, rec):
@@ -60,10 +56,10 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
     """
     import nbformat
 
-    from autograder import kernel_input
-    from autograder.grade import grade_notebook
-    from autograder.notes import review
-    from autograder.repair import repair
+    from autograder.notebook import kernel_input
+    from autograder.notebook.grade import grade_notebook
+    from autograder.notebook.notes import review
+    from autograder.notebook.repair import repair
 
     t0 = time.time()
     path = Path(path)
@@ -79,7 +75,8 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
         return rec
 
     try:
-        rec.max_score = max_score(assignment)
+        assignment = Assignment(assignment)
+        rec.max_score = assignment.max_score
     except GradingError as e:
         return done(reason=str(e), score=None)
     try:

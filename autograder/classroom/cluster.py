@@ -1,8 +1,8 @@
 """A class graded on Dask, from the client's side: check the workers, hand out the students, collect.
 
 :func:`check_workers` refuses a batch, before anything is graded, when a worker
-runs other code or cannot sandbox (:func:`autograder.version.refusal`), and
-installs :class:`autograder.workers.GraderPlugin` on every worker (those that
+runs other code or cannot sandbox (:func:`autograder.classroom.version.refusal`), and
+installs :class:`autograder.classroom.workers.GraderPlugin` on every worker (those that
 join later too; :func:`remove_plugin` takes it off). :func:`grade` submits one
 task per student, with the notebook's bytes: no file system is shared. It keeps at most :data:`WINDOW` tasks per slot in flight (the
 scheduler holds the notebooks of those only) and yields each student's
@@ -27,8 +27,8 @@ import uuid
 from autograder.assignments import GradingError
 from autograder.records import Record
 from autograder.safe_io import read_regular
-from autograder.students import printable
-from autograder.submission import MAX_BYTES
+from autograder.classroom.students import printable
+from autograder.notebook.submission import MAX_BYTES
 
 PREFIX = "autograder-"   # the worker plugins of batches; the rest of the name is the client's id
 WINDOW = 4               # tasks in flight per slot of the cluster
@@ -40,9 +40,9 @@ LOCAL = {"distributed.scheduler.worker-saturation": 1.0}
 
 def check_workers(client, unsafe):
     """Refuse the batch unless every worker can grade for this client, then install the batch's
-    :class:`~autograder.workers.GraderPlugin` on them; return ``(its name, the workers' reports)``."""
-    from autograder.version import refusal, report
-    from autograder.workers import GraderPlugin, WorkerRefused, describe
+    :class:`~autograder.classroom.workers.GraderPlugin` on them; return ``(its name, the workers' reports)``."""
+    from autograder.classroom.version import refusal, report
+    from autograder.classroom.workers import GraderPlugin, WorkerRefused, describe
 
     try:
         client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
@@ -92,7 +92,7 @@ def _failed(exc, assignment, student, path, full):
     """The record of a student whose task raised ``exc`` (after Dask's retries)."""
     from distributed import KilledWorker
 
-    from autograder.isolate import GraderCrashed
+    from autograder.sandbox.isolate import GraderCrashed
 
     rec = Record(student, assignment, file=str(path), max_score=full, final=False)
     if isinstance(exc, KilledWorker):
@@ -113,7 +113,7 @@ def grade(client, name, assignment, todo, limits, unsafe, grader_key, full):
     """
     from distributed import as_completed
 
-    from autograder.workers import WorkerRefused, grade_task
+    from autograder.classroom.workers import WorkerRefused, grade_task
 
     batch = uuid.uuid4().hex[:8]
     futures, keys, tries = {}, set(), {}

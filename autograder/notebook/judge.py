@@ -85,9 +85,9 @@ def course_imports(nb):
 
 def tests_called(assignment):
     """The tests the assignment's test cells run (their ``check("name", ...)`` calls)."""
-    from autograder.assignments import graded_cells, read_notebook, source_path
+    from autograder.assignments import Assignment
 
-    calls = [probe_call(c.source) for c in graded_cells(read_notebook(source_path(assignment)))]
+    calls = [probe_call(c.source) for c in Assignment(assignment).tests]
     return [c[0] for c in calls if c]
 
 

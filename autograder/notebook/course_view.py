@@ -24,7 +24,7 @@ import ast
 import shutil
 from pathlib import Path
 
-from autograder.assignments import ROOT, nbgrader_meta, read_notebook, source_path
+from autograder.assignments import ROOT, Assignment, nbgrader_meta
 
 # what the kernel's oracle.py keeps: helpers that compare, no reference that computes an answer
 ORACLE_KEPT = {"close", "maxdiff"}
@@ -35,7 +35,7 @@ ALWAYS = ["wavenet/__init__.py", "wavenet/config.py", "wavenet/train.py",
 def given(assignment):
     """``{module: names}`` the exercise's setup cells import from ``wavenet``."""
     out = {}
-    for cell in read_notebook(source_path(assignment)).cells:
+    for cell in Assignment(assignment).notebook.cells:
         meta = nbgrader_meta(cell)
         if cell.cell_type != "code" or meta.get("grade") or meta.get("solution"):
             continue

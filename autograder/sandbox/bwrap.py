@@ -5,7 +5,7 @@ The kernel sees an allowlist and nothing else::
     /usr, /lib*, /bin, /etc/ld.so.cache   the system's programs and libraries, read-only
     <python> and <.venv>                  the interpreter and the installed packages, read-only
     /course                               the course code this exercise may import, read-only
-                                          (autograder/course_view.py; never the exercise's answers)
+                                          (autograder/notebook/course_view.py; never the exercise's answers)
     /grader                               the grader's input for this run: the seed, the training
                                           split without validation labels, read-only
     <rundir>                              the kernel's sockets (locked once the kernel is up)
@@ -17,7 +17,7 @@ with no capabilities and ``no_new_privs``; without root: the grader's own
 user inside a user namespace), with a cleared environment and a short
 allowlist of variables, no network, its own pid, ipc and uts namespaces,
 and it dies with the grader (``--die-with-parent``). Every process of the
-submission sits in one cgroup (:mod:`autograder.limits`).
+submission sits in one cgroup (:mod:`autograder.sandbox.limits`).
 
 The kernel talks to the grader over unix sockets in ``<rundir>``. As root the
 grader takes that folder back once the kernel is up, so the kernel cannot
@@ -39,7 +39,7 @@ import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Instance, Unicode
 
-from autograder.limits import Cgroup, Limits
+from autograder.sandbox.limits import Cgroup, Limits
 
 NOBODY = 65534
 WORK = "/learner"  # the kernel's home and working folder inside the sandbox
@@ -191,7 +191,7 @@ class SandboxKernelManager(AsyncKernelManager):
     grader_input = Unicode(help="folder of the grader's input for this run (mounted at /grader)").tag(config=True)
     runtime = Unicode(help="grader-private folder for the kernels' socket folders").tag(config=True)
     unsafe = Bool(False, help="no sandbox: the kernel runs as the grader, seeing the machine").tag(config=True)
-    limit_values = Dict(help="autograder.limits.Limits fields").tag(config=True)
+    limit_values = Dict(help="autograder.sandbox.limits.Limits fields").tag(config=True)
     cgroup = Instance(Cgroup, allow_none=True)
 
     def __init__(self, **kwargs):

@@ -1,8 +1,8 @@
 """Grade a whole class: ``python -m autograder grade-all ASSIGNMENT [DIR] [--scheduler ADDRESS]``.
 
-``grade-all`` finds the students in ``DIR`` (:mod:`autograder.students`;
+``grade-all`` finds the students in ``DIR`` (:mod:`autograder.classroom.students`;
 default: the course's ``submitted/``) and grades each on Dask
-(:mod:`autograder.cluster`): on the cluster whose scheduler is at
+(:mod:`autograder.classroom.cluster`): on the cluster whose scheduler is at
 ``--scheduler``, or on a local cluster of ``--workers`` processes made for the
 batch. Each worker grades one student per thread, in a process of its own,
 sandboxed, with the course's nbgrader pipeline, and sends back the record and
@@ -26,20 +26,20 @@ import os
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from autograder import gradebook
-from autograder.assignments import ROOT, GradingError, graded_cells, nbgrader_meta, read_notebook, source_path
-from autograder.progress import Progress
+from autograder.classroom import gradebook
+from autograder.assignments import ROOT, Assignment, GradingError
+from autograder.classroom.progress import Progress
 from autograder.records import Record, load, save
 from autograder.safe_io import read_bytes, read_regular, write_bytes
-from autograder.students import discover, printable
-from autograder.submission import MAX_BYTES, grade_submission, max_score, sha256
+from autograder.classroom.students import discover, printable
+from autograder.notebook.submission import MAX_BYTES, grade_submission, sha256
 
 
 @contextmanager
 def _cluster(scheduler, workers, out, security=None):
     """The batch's Dask client; an unreachable scheduler, or one that would be reached without TLS
     unasked, is a :class:`GradingError`."""
-    from autograder.cluster import LOCAL
+    from autograder.classroom.cluster import LOCAL
     from wavenet.cluster import Insecure, Unreachable, connect
 
     os.environ["AUTOGRADER_BATCH"] = str(out)  # marks every process of a local batch (not the kernels)
@@ -77,11 +77,11 @@ def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=
     (:func:`wavenet.cluster.client_security`); ``None`` grades on a local cluster of ``workers``
     processes (TLS with its own certificate).
     """
-    from autograder.kernel_input import key
-    from autograder.limits import Limits
-    from autograder.sandbox import mode
+    from autograder.notebook.kernel_input import key
+    from autograder.sandbox.limits import Limits
+    from autograder.sandbox.bwrap import mode
 
-    source_path(assignment)  # unknown assignment: GradingError now, not 200 times
+    assignment = Assignment(assignment)  # resolved once (an unknown one: GradingError now, not 200 times)
     if scheduler is None and not unsafe and mode()[0] is None:  # the workers would say so too, seconds later
         raise GradingError(f"no sandbox on this machine ({mode()[1]}); grading untrusted work without one lets it "
                            "read and change anything you can: pass --unsafe only for notebooks you trust")
@@ -93,7 +93,7 @@ def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=
     entries = discover(assignment, folder)
     if students:
         entries = [e for e in entries if e[0] in set(students)]
-    full = max_score(assignment)
+    full = assignment.max_score
     grades = grades_dir(out, assignment)
     missing, old, todo, big, notes = [], [], [], [], {}
     for student, path, note in entries:
@@ -121,7 +121,7 @@ def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=
 
     with ExitStack() as stack:
         if todo:  # reach the cluster and check its workers before writing anything
-            from autograder import cluster
+            from autograder.classroom import cluster
             client = stack.enter_context(_cluster(scheduler, workers, out, security))
             plugin, reports = cluster.check_workers(client, unsafe)
             stack.callback(cluster.remove_plugin, client, plugin)
@@ -188,6 +188,5 @@ def write_grades(out, assignment):
         if rec.to_json() != before:
             save(p, rec)
         every.append(rec)
-    test_ids = [nbgrader_meta(c)["grade_id"] for c in graded_cells(read_notebook(source_path(assignment)))]
-    gradebook.write_csv(grades / "grades.csv", every, test_ids)
+    gradebook.write_csv(grades / "grades.csv", every, Assignment(assignment).test_ids)
     return every

@@ -1,0 +1,1 @@
+"""Grades leaving the gradebook: Canvas's and Moodle's import files (``lms``)."""
