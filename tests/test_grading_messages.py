@@ -11,8 +11,8 @@ import pytest
 from nbformat.v4 import new_output
 
 from autograder.assignments import nbgrader_meta
-from autograder.judge import Judge
-from autograder.runner import run_notebook
+from autograder.notebook.judge import Judge
+from autograder.authoring.runner import run_notebook
 from mutants import all_mutants
 from wavenet.checks import CheckFailed, check
 from wavenet.checks.verdict import course_message, stop_message

@@ -95,7 +95,7 @@ def test_the_solution_validates(assignment):
 def test_every_hidden_test_has_a_visible_twin():
     """Each hidden test cell has a visible test cell of the same concept (its probe's twin, same options)."""
     from autograder.assignments import graded_cells, nbgrader_meta
-    from autograder.judge import HIDDEN
+    from autograder.notebook.judge import HIDDEN
     from mutants import twins
 
     for a in names():

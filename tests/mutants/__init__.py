@@ -19,7 +19,7 @@ import pkgutil
 from dataclasses import dataclass, field
 
 from autograder.assignments import graded_cells, nbgrader_meta, read_notebook, source_path
-from autograder.judge import probe_call
+from autograder.notebook.judge import probe_call
 
 
 def twins(assignment):
