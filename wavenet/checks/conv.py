@@ -13,7 +13,7 @@ from wavenet.checks import context
 from wavenet.checks.layers import call_name
 from wavenet.checks.models import GRADING_SEED, TIME_LIMIT_S, switch, train_and_score
 from wavenet.checks.oracle import VOCAB, close, conv1d_last, conv_count, maxdiff, tree_logits
-from wavenet.checks.probe import Stop, probe, randint, randn
+from wavenet.checks.probe import Stop, bind, probe, randint, randn
 from wavenet.checks.verdict import fail, judge
 
 DILATIONS = (1, 2, 4)
@@ -356,3 +356,7 @@ def _(learner, inp, WaveNet, assignment):
                              preflight=names_preflight, score=prefix_logits, time_limit=TIME_LIMIT_S,
                              what="WaveNet()")
     return {"logits": logits}
+
+# the shape tests also check the values computed (probe.bind)
+bind("causal_conv_shapes", "causal_conv_values")
+bind("wavenet_shapes", "wavenet_matches_tree")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from wavenet.checks.layers import call_name
 from wavenet.checks.oracle import VOCAB, hierarchical_count
-from wavenet.checks.probe import probe, randint, randn, twin
+from wavenet.checks.probe import bind, probe, randint, randn, twin
 from wavenet.checks.verdict import fail, judge
 
 
@@ -165,8 +165,10 @@ def flatten_consecutive_order(inp, d):
         if n == T:
             want = want.squeeze(1)
         if out.shape != want.shape:
-            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(out.shape)}, not {tuple(want.shape)}",
-                 cause=NO_SQUEEZE if n == T and tuple(out.shape) == (B, 1, C * n) else None)
+            unsqueezed = n == T and tuple(out.shape) == (B, 1, C * n)
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(out.shape)}, not {tuple(want.shape)}"
+                 + (": when T == n the middle dim has size 1, squeeze it (x.squeeze(1))" if unsqueezed else ""),
+                 cause=NO_SQUEEZE if unsqueezed else None)
         if torch.equal(out, want):
             continue
         mixed = x.reshape(B, T // n, n, C).transpose(2, 3).reshape(want.shape)
@@ -196,3 +198,8 @@ twin("flatten_consecutive_order", "flatten_consecutive_values")
 twin("hierarchical_levels", "hierarchical_shapes")
 judge("flatten_consecutive_order")(flatten_consecutive_order)
 judge("hierarchical_levels")(hierarchical_levels)
+
+# every test of FlattenConsecutive also checks the values it computes (probe.bind)
+for test in ("flatten_consecutive_pairs", "flatten_consecutive_full", "flatten_consecutive_batch_of_one",
+             "flatten_consecutive_parameters", "hierarchical_shapes", "hierarchical_levels"):
+    bind(test, "flatten_consecutive_order")

@@ -9,7 +9,7 @@ right output is fixed by the seed alone.
 import torch
 
 from wavenet.checks.oracle import bn_dims, bn_eval, bn_running, bn_train, bn_train_biased, close, maxdiff
-from wavenet.checks.probe import probe, randint, randn, twin
+from wavenet.checks.probe import bind, probe, randint, randn, twin
 from wavenet.checks.verdict import fail, judge
 
 # ---------------------------------------------------------------- shared pieces
@@ -659,3 +659,12 @@ judge("batchnorm_train_values")(train_output)
 judge("batchnorm_running_update")(running_stats_judge)
 judge("batchnorm_eval_values")(bn_eval_values)
 judge("batchnorm_2d_after_3d")(bn_2d_after_3d)
+
+# every test of a Linear or a BatchNorm1d also checks the values it computes (probe.bind): never structure alone
+for test in ("linear_shapes", "linear_init", "linear_parameters", "linear_no_bias"):
+    bind(test, "linear_values")
+for test, opts in (("batchnorm_shapes", lambda ndims=(2, 3), **o: {"ndim": max(ndims)}),
+                   ("batchnorm_stats_count", lambda ndim=3, **o: {"ndim": ndim}),
+                   ("batchnorm_no_graph", lambda ndim=2, **o: {"ndim": ndim}),
+                   ("batchnorm_init", lambda **o: {"ndim": 2}), ("batchnorm_parameters", lambda **o: {"ndim": 2})):
+    bind(test, "batchnorm_train_values", opts)

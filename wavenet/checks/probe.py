@@ -32,6 +32,7 @@ import torch
 
 PROBES = {}
 TWINS = {}  # visible test -> the hidden test of the same concept whose probe it shares (see twin)
+BINDS = {}  # test -> (values test, options of the values test from the test's options): see bind
 VOCAB = 27
 
 
@@ -42,6 +43,14 @@ class Probe:
     name: str
     inputs: Callable
     run: Callable
+
+    @property
+    def arity(self):
+        """How many of the learner's objects the probe takes (those after ``learner`` and ``inputs``)."""
+        import inspect
+        params = list(inspect.signature(self.run).parameters.values())[2:]
+        return sum(1 for p in params if p.default is inspect.Parameter.empty
+                   and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def probe(name, inputs=None):
@@ -61,6 +70,26 @@ def twin(name, of):
         raise ValueError(f"two probes named {name!r}")
     PROBES[name] = Probe(name, PROBES[of].inputs, PROBES[of].run)
     TWINS[name] = of
+
+
+def bind(name, values, options=lambda **o: {}):
+    """Test ``name``'s data also holds the data of test ``values`` (a test of the values the object under test
+    computes, on its own draw of inputs), which the grader judges against its reference: a test is never
+    passed by structure alone (shapes, counts, flags answered from the seed without the learner's code).
+    ``options(**name's options)`` gives the values test's options."""
+    BINDS[name] = (values, options)
+
+
+def bind_key(name):
+    """The name the inputs of test ``name``'s values check are drawn under (a draw of their own)."""
+    return f"{name}>{BINDS[name][0]}"
+
+
+def bind_inputs(name, seed, options=None):
+    values, opts = BINDS[name]
+    gen = torch.Generator().manual_seed(seed_for(seed, bind_key(name)))
+    vopts = opts(**(options or {}))
+    return PROBES[values].inputs(gen, **vopts), vopts
 
 
 def seed_for(seed, name):
@@ -224,4 +253,13 @@ def run(name, objects, options=None, seed=0):
             record["data"] = PROBES[name].run(Learner(), inp, *objects, **options)
         except Stop as s:
             record["stop"] = s.reason
+            return record
+        if name in BINDS:  # the values the object computes, which the grader checks too (see bind)
+            values = BINDS[name][0]
+            binp, bopts = bind_inputs(name, seed, options)
+            try:
+                record["bind"] = {"data": PROBES[values].run(Learner(), binp, *objects[:PROBES[values].arity],
+                                                             **bopts)}
+            except Stop as s:
+                record["bind"] = {"stop": s.reason}
     return record

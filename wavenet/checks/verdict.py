@@ -232,6 +232,10 @@ def stop_message(reason, safe=False, where=None):
 
 # ---------------------------------------------------------------- the verdict
 
+# what a test says when its own check passed but the values it also checks (probe.bind) did not
+BOUND = " (every test of it also checks the values it computes)"
+
+
 def verdict(name, options, seed, record, judges=None, safe=False, where=None):
     """Judge one test.
 
@@ -269,6 +273,30 @@ def verdict(name, options, seed, record, judges=None, safe=False, where=None):
     except Exception as e:  # data that does not fit the inputs (a shape the judge cannot compare): no credit
         return Verdict(False, f"the test's data does not fit its inputs ({type(e).__name__}): the notebook's "
                               "code interfered with the test, which gets no credit")
+    if name in probes.BINDS:  # the values the object computes, judged as their own test judges them
+        values = probes.BINDS[name][0]
+        bound = record.get("bind")
+        if not isinstance(bound, dict) or ("data" in bound) == ("stop" in bound) or values not in judges:
+            return Verdict(False, "the test's data lacks the values the grader checks (what your code computes on "
+                                  "the grader's inputs): the notebook's code interfered with the test, which gets "
+                                  "no credit")
+        if "stop" in bound:
+            message, cause = stop_message(bound["stop"], safe, where)
+            return Verdict(False, message + BOUND, cause)
+        binp, bopts = probes.bind_inputs(name, seed, options)
+        try:
+            judges[values](binp, Data(bound["data"]), **bopts)
+        except Fail as e:
+            return Verdict(False, f"{e}{BOUND}", e.cause)
+        except Malformed as e:
+            return Verdict(False, f"the test's data was malformed ({e}): the notebook's code interfered with "
+                                  "the test, which gets no credit")
+        except Exception as e:
+            return Verdict(False, f"the test's data does not fit its inputs ({type(e).__name__}): the notebook's "
+                                  "code interfered with the test, which gets no credit")
+        if not finite(bound["data"]):
+            return Verdict(False, "the test's results hold NaN or infinite values, which no correct implementation "
+                                  "gives here")
     if not finite(record["data"]):  # after the judge, whose own message for NaN, where it has one, is better
         return Verdict(False, "the test's results hold NaN or infinite values, which no correct implementation "
                               "gives here: look for a division by zero, the square root of a negative number, or "
