@@ -9,7 +9,8 @@ import functools
 import torch.nn.functional as F
 
 from autograder.judges import judge
-from wavenet.checks.models import HINTS, RECIPE, below_target, model_eval_single, windows_run
+from wavenet.checks.models import below_target, model_eval_single
+from wavenet.checks.probe import PROBES
 from wavenet.checks.oracle import VOCAB
 from wavenet.checks.verdict import fail
 
@@ -36,4 +37,5 @@ def loss_of(logits, task):
 @judge("val_loss")
 def _(inp, d, assignment):
     loss = loss_of(d.tensor("logits"), "windows")
-    below_target(loss, assignment, RECIPE, windows_run(), HINTS["val_loss"])
+    spec = PROBES["val_loss"].val_loss
+    below_target(loss, assignment, spec["recipe"], spec["run"], spec["hint"])

@@ -22,7 +22,11 @@ from pathlib import Path
 from autograder.assignments import WORK
 
 KEY_FILE = WORK / "grader.key"
-TASK_OF = {"val_loss": "windows", "conv_val_loss": "names"}  # the tests that train, and the data they need
+def task_of(test):
+    """The data test ``test`` trains on (its spec's val-loss task), or ``None`` for a test that does not train."""
+    from wavenet.checks import VAL_LOSS_TESTS
+    spec = VAL_LOSS_TESTS.get(test)
+    return spec["task"] if spec else None
 
 
 def key():
@@ -71,7 +75,7 @@ def write(folder, run_seed, assignment, tests=()):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {}
-    for name in sorted({TASK_OF[t] for t in tests if t in TASK_OF}):
+    for name in sorted({task_of(t) for t in tests if task_of(t)}):
         task = _task(name)
         for part in ("train", "eval"):  # never "labels"
             for i, t in enumerate(task[part]):

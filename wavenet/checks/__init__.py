@@ -25,15 +25,9 @@ from wavenet.checks.models import load_target
 
 __all__ = ["check", "check_val_loss", "CheckFailed", "load_target", "val_loss"]
 
-# the tests that train a model: the data they use and how the grader trains and scores it
-VAL_LOSS_TESTS = {
-    "val_loss": dict(task="windows", recipe=models.RECIPE, loss_fn=models.windows_loss,
-                     preflight=models.windows_preflight, score=models.eval_logits, what="build_model()"),
-    "conv_val_loss": dict(task="names", recipe=conv.CONV_RECIPE, loss_fn=conv.names_loss,
-                          preflight=conv.names_preflight, score=conv.prefix_logits, what="WaveNet()"),
-}
-# how the grader's message describes each one's run (the same words in check_val_loss and the grader's judge)
-VAL_LOSS_RUNS = {"val_loss": models.windows_run, "conv_val_loss": conv.conv_run}
+# the tests that train a model: their spec's val_loss (the data they use, how the grader trains and scores it,
+# the object they train and how the verdict is worded; wavenet.checks.models and .conv)
+VAL_LOSS_TESTS = probe.View(lambda s: s.val_loss)
 
 
 class CheckFailed(AssertionError):
@@ -71,7 +65,7 @@ def check(test, *objects, **options):
     if run is not None:  # graded: hand the data over, decide nothing here
         context.emit(course or probe.run(test, objects, options, seed=run.seed))
         return
-    if test not in verdict.JUDGES:  # hidden: its judge is the grader's alone (fail closed, whatever the setup)
+    if probe.PROBES[test].hidden:  # its judge is the grader's alone (fail closed, whatever the setup)
         raise HiddenTest(HIDDEN.format(test=test))
     record = wire.loads(wire.dumps(course or probe.run(test, objects, options, seed=context.LEARNER_SEED)))
     v = verdict.verdict(test, options, context.LEARNER_SEED, record, verdict.JUDGES)
@@ -88,10 +82,10 @@ def val_loss(test, make_model, seed=models.GRADING_SEED):
     """
     import torch.nn.functional as F
 
-    spec = dict(VAL_LOSS_TESTS[test])
-    task = context.task(spec.pop("task"))
+    spec = VAL_LOSS_TESTS[test]
+    task = context.task(spec["task"])
     try:
-        logits = models.train_and_score(probe.Learner(), make_model, task, seed=seed, **spec)
+        logits = models.train_and_score(probe.Learner(), make_model, task, seed=seed, **spec["train"])
     except probe.Stop as s:
         raise CheckFailed(verdict.stop_message(s.reason)[0]) from None
     return F.cross_entropy(logits, task["labels"]).item()
@@ -104,9 +98,9 @@ def check_val_loss(test, make_model, assignment):
     Returns the loss."""
     loss = val_loss(test, make_model)
     print(f"val loss after the grader's fast run: {loss:.4f}")
-    recipe = VAL_LOSS_TESTS[test]["recipe"]
+    spec = VAL_LOSS_TESTS[test]
     try:
-        models.below_target(loss, assignment, recipe, VAL_LOSS_RUNS[test](), models.HINTS[test])
+        models.below_target(loss, assignment, spec["recipe"], spec["run"], spec["hint"])
     except verdict.Fail as e:
         raise CheckFailed(str(e)) from None
     print(f"passed: {test} (the target is {load_target(assignment)['threshold']:.3f})")

@@ -13,7 +13,7 @@ from wavenet.checks import context
 from wavenet.checks.layers import call_name
 from wavenet.checks.models import GRADING_SEED, TIME_LIMIT_S, switch, train_and_score
 from wavenet.checks.oracle import VOCAB, close, conv1d_last, conv_count, maxdiff, tree_logits
-from wavenet.checks.probe import Stop, bind, probe, randint, randn
+from wavenet.checks.probe import PROBES, Stop, bind, probe, randint, randn
 from wavenet.checks.verdict import fail, judge
 
 DILATIONS = (1, 2, 4)
@@ -350,7 +350,7 @@ def prefix_logits(model, X, L):
     return out
 
 
-@probe("conv_val_loss")
+@probe("conv_val_loss", hidden=True)
 def _(learner, inp, WaveNet, assignment):
     logits = train_and_score(learner, WaveNet, context.task("names"), CONV_RECIPE, GRADING_SEED, loss_fn=names_loss,
                              preflight=names_preflight, score=prefix_logits, time_limit=TIME_LIMIT_S,
@@ -360,3 +360,11 @@ def _(learner, inp, WaveNet, assignment):
 # the shape tests also check the values computed (probe.bind)
 bind("causal_conv_shapes", "causal_conv_values")
 bind("wavenet_shapes", "wavenet_matches_tree")
+
+
+# the val-loss test's spec: what the grader's run trains, on which data, and how its verdict is worded
+PROBES["conv_val_loss"].val_loss = {
+    "task": "names", "object": "WaveNet", "recipe": CONV_RECIPE, "run": conv_run(),
+    "hint": "compare your levels with the tree's (a Tanh after every BatchNorm1d, dilations 1, 2, 4)",
+    "train": dict(recipe=CONV_RECIPE, loss_fn=names_loss, preflight=names_preflight, score=prefix_logits,
+                  what="WaveNet()")}

@@ -86,7 +86,7 @@ def _(inp, d):
                  cause=NO_SQUEEZE if n == T and tuple(got) == (B, 1, T * C) else None)
 
 
-@probe("flatten_consecutive_values", inputs=_fc_inputs)
+@probe("flatten_consecutive_values", hidden=True, inputs=_fc_inputs)
 def _(learner, inp, FlattenConsecutive):
     return {"outs": [_run(learner, FlattenConsecutive, n, inp["x"]) for n in (2, 4, 8)]}
 
@@ -136,7 +136,7 @@ class RefBatchNorm1d:
         return self.bn(x) if x.ndim == 2 else self.bn(x.permute(0, 2, 1)).permute(0, 2, 1).contiguous()
 
 
-@probe("hierarchical_shapes", inputs=_fc_inputs)
+@probe("hierarchical_shapes", hidden=True, inputs=_fc_inputs)
 def _(learner, inp, FlattenConsecutive):
     h = inp["hier"]
     torch.manual_seed(h["seed"])

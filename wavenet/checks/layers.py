@@ -105,7 +105,7 @@ def _(inp, d):
             fail(f"{what} on a {tuple(x.shape)} input gave shape {tuple(got)}, not {want}")
 
 
-@probe("linear_forward", inputs=_linear_inputs)
+@probe("linear_forward", hidden=True, inputs=_linear_inputs)
 def _(learner, inp, Linear):
     lin, what = _new_linear(learner, inp, Linear)
     _weight(learner, lin, what, inp["fan_in"], inp["fan_out"])
@@ -422,19 +422,19 @@ def running_stats(learner, inp, BatchNorm1d):
     return {"runs": runs}
 
 
-probe("batchnorm_train_output", inputs=_bn_values_inputs)(
+probe("batchnorm_train_output", hidden=True, inputs=_bn_values_inputs)(
     lambda learner, inp, BatchNorm1d, ndim=2: train_outputs(learner, inp, BatchNorm1d))
-probe("batchnorm_running_stats", inputs=_bn_values_inputs)(
+probe("batchnorm_running_stats", hidden=True, inputs=_bn_values_inputs)(
     lambda learner, inp, BatchNorm1d, ndim=2: running_stats(learner, inp, BatchNorm1d))
 
 
-@probe("batchnorm_2d_still_works", inputs=lambda gen: _bn_values_inputs(gen, ndim=2))
+@probe("batchnorm_2d_still_works", hidden=True, inputs=lambda gen: _bn_values_inputs(gen, ndim=2))
 def _(learner, inp, BatchNorm1d):
     return {"train_output": train_outputs(learner, inp, BatchNorm1d),
             "running_stats": running_stats(learner, inp, BatchNorm1d)}
 
 
-@probe("batchnorm_eval", inputs=_bn_values_inputs)
+@probe("batchnorm_eval", hidden=True, inputs=_bn_values_inputs)
 def _(learner, inp, BatchNorm1d, ndim=2):
     ev, C = inp["eval"], inp["C"]
     what = call_name("BatchNorm1d", C)

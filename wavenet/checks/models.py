@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from wavenet.checks import context
 from wavenet.checks.oracle import VOCAB, close, hierarchical_count, maxdiff, mlp_count
-from wavenet.checks.probe import Stop, bind, probe, randint, twin
+from wavenet.checks.probe import PROBES, Stop, bind, probe, randint, twin
 from wavenet.checks.verdict import fail, judge
 
 TARGETS = Path(__file__).with_name("targets")  # calibrated val-loss targets, one JSON per assignment
@@ -194,7 +194,7 @@ def _(inp, d, block_size):
              "in eval mode no layer may look at the rest of the batch")
 
 
-@probe("model_eval_mode", inputs=_logits_inputs)
+@probe("model_eval_mode", hidden=True, inputs=_logits_inputs)
 def _(learner, inp, build_model, set_training, block_size):
     torch.manual_seed(inp["seed"])
     model, what = build(learner, build_model)
@@ -379,7 +379,7 @@ def windows_loss(model, xb, yb):
     return F.cross_entropy(model(xb), yb)
 
 
-@probe("val_loss")
+@probe("val_loss", hidden=True)
 def _(learner, inp, build_model, assignment):
     logits = train_and_score(learner, build_model, context.task("windows"), RECIPE, GRADING_SEED,
                              loss_fn=windows_loss, preflight=windows_preflight)
@@ -390,8 +390,7 @@ def _(learner, inp, build_model, assignment):
 # One wording for the learner's try-it check (wavenet.checks.check_val_loss) and the grader's hidden test.
 
 HINTS = {"val_loss": "compare your layers with the lecture's (a Tanh after every BatchNorm1d, FlattenConsecutive(2) "
-                     "at each level)",
-         "conv_val_loss": "compare your levels with the tree's (a Tanh after every BatchNorm1d, dilations 1, 2, 4)"}
+                     "at each level)"}
 
 
 def below_target(loss, assignment, recipe, run, hint):
@@ -410,3 +409,9 @@ def below_target(loss, assignment, recipe, run, hint):
 
 def windows_run():
     return f"{RECIPE['steps']} AdamW steps, batch {RECIPE['batch_size']}"
+
+
+PROBES["val_loss"].val_loss = {
+    "task": "windows", "object": "build_model", "recipe": RECIPE, "run": windows_run(), "hint": HINTS["val_loss"],
+    "train": dict(recipe=RECIPE, loss_fn=windows_loss, preflight=windows_preflight, score=eval_logits,
+                  what="build_model()")}

@@ -74,7 +74,7 @@ def _(inp, d):
         fail("Flatten().parameters() is not empty: return []")
 
 
-@probe("flatten_values", inputs=_flatten_inputs)
+@probe("flatten_values", hidden=True, inputs=_flatten_inputs)
 def _(learner, inp, Flatten):
     fl = learner.call("Flatten()", Flatten)
     x = inp["xs"][0]

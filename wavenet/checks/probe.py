@@ -25,24 +25,35 @@ import hashlib
 import linecache
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
-PROBES = {}
-TWINS = {}  # visible test -> the hidden test of the same concept whose probe it shares (see twin)
-BINDS = {}  # test -> (values test, options of the values test from the test's options): see bind
+PROBES = {}  # every test's one spec, by name (see Spec)
 VOCAB = 27
 
 
 @dataclass
-class Probe:
-    """A registered probe: ``inputs(gen, **options)`` draws its inputs, ``run(learner, inputs, *objects, **options)``
-    measures the learner's objects on them."""
+class Spec:
+    """Everything about one test, in one place, read by the learner's check, the grader, calibration and the tests.
+
+    ``inputs(gen, **options)`` draws its inputs, ``run(learner, inputs, *objects, **options)`` (its probe)
+    measures the learner's objects on them, ``judge(inputs, data, **options)`` decides. A hidden test's spec is
+    declared here with ``hidden=True``; its judge is registered by the grader's package only
+    (``autograder/judges``), so outside a judged run it fails closed. ``twin_of``: the hidden test whose probe and
+    judge a visible test shares (:func:`twin`); ``bind``: ``(values test, options)`` whose data this test's data
+    also holds (:func:`bind`); ``val_loss``: for the tests that train, the task, recipe and the rest of the
+    grader's run (:mod:`wavenet.checks.models`, :mod:`wavenet.checks.conv`)."""
     name: str
     inputs: Callable
     run: Callable
+    judge: Optional[Callable] = None
+    hidden: bool = False
+    twin_of: Optional[str] = None
+    bind: Optional[tuple] = None
+    val_loss: Optional[dict] = None
 
     @property
     def arity(self):
@@ -53,23 +64,47 @@ class Probe:
                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
-def probe(name, inputs=None):
-    """Register the decorated function as the probe of test ``name``."""
+class View(Mapping):
+    """A read-only ``{test name: value}`` of the specs, ``pick(spec)`` each (``None``: left out)."""
+
+    def __init__(self, pick):
+        self.pick = pick
+
+    def _items(self):
+        return {name: v for name, spec in PROBES.items() if (v := self.pick(spec)) is not None}
+
+    def __getitem__(self, name):
+        return self._items()[name]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self):
+        return len(self._items())
+
+
+TWINS = View(lambda s: s.twin_of)    # visible test -> the hidden test of the same concept whose probe it shares
+BINDS = View(lambda s: s.bind)       # test -> (values test, options of the values test from the test's options)
+HIDDEN = View(lambda s: s.name if s.hidden else None)
+
+
+def probe(name, inputs=None, hidden=False, val_loss=None):
+    """Register the decorated function as the probe of test ``name`` (its spec: :class:`Spec`)."""
     def register(fn):
         if name in PROBES:
             raise ValueError(f"two probes named {name!r}")
-        PROBES[name] = Probe(name, inputs or (lambda gen, **options: {}), fn)
+        PROBES[name] = Spec(name, inputs or (lambda gen, **options: {}), fn, hidden=hidden, val_loss=val_loss)
         return fn
     return register
 
 
 def twin(name, of):
-    """Register test ``name`` with the probe of test ``of``: the same measurement, drawn from its own seed
-    (a visible test and the hidden test of the same concept draw different inputs)."""
+    """Register test ``name`` with the probe (and, in the package, the judge) of hidden test ``of``: the same
+    measurement, drawn from its own seed (a visible test and the hidden test of the same concept draw different
+    inputs); its judge is registered with :func:`wavenet.checks.verdict.judge`."""
     if name in PROBES:
         raise ValueError(f"two probes named {name!r}")
-    PROBES[name] = Probe(name, PROBES[of].inputs, PROBES[of].run)
-    TWINS[name] = of
+    PROBES[name] = Spec(name, PROBES[of].inputs, PROBES[of].run, twin_of=of)
 
 
 def bind(name, values, options=lambda **o: {}):
@@ -77,7 +112,7 @@ def bind(name, values, options=lambda **o: {}):
     computes, on its own draw of inputs), which the grader judges against its reference: a test is never
     passed by structure alone (shapes, counts, flags answered from the seed without the learner's code).
     ``options(**name's options)`` gives the values test's options."""
-    BINDS[name] = (values, options)
+    PROBES[name].bind = (values, options)
 
 
 def bind_key(name):

@@ -24,7 +24,8 @@ from typing import Callable, Optional
 from wavenet.checks import probe as probes
 from wavenet.checks.wire import Data, Malformed, finite
 
-JUDGES = {}
+# the visible tests' judges (a view of the specs, wavenet.checks.probe.Spec): a hidden test's is the grader's
+JUDGES = probes.View(lambda s: s.judge if not s.hidden else None)
 
 
 class Fail(Exception):
@@ -41,11 +42,14 @@ def fail(message, cause=None):
 
 
 def judge(name):
-    """Register the decorated ``fn(inputs, data, **options)`` as the judge of test ``name``."""
+    """Register the decorated ``fn(inputs, data, **options)`` as the judge of visible test ``name`` (in its spec)."""
     def register(fn):
-        if name in JUDGES:
+        spec = probes.PROBES[name]
+        if spec.hidden:
+            raise ValueError(f"{name!r} is a hidden test: its judge is the grader's (autograder/judges)")
+        if spec.judge is not None:
             raise ValueError(f"two judges named {name!r}")
-        JUDGES[name] = fn
+        spec.judge = fn
         return fn
     return register
 
