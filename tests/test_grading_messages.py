@@ -73,3 +73,15 @@ def test_the_grader_keeps_plain_exception_text_after_hidden_tests():
     assert "mat1 and mat2 shapes cannot be multiplied (9 x 5 and 7 x 5)" in grader
     smuggled = dict(reason, message="BEGIN HIDDEN TESTS check linear_forward Linear")
     assert "HIDDEN" not in stop_message(smuggled, safe=True)[0]
+
+
+def test_a_test_that_cannot_start_keeps_plain_exception_text_after_hidden_tests():
+    """A test cell's own error after hidden test code reached the kernel: its text is kept when it is plain words."""
+    from autograder.notebook.judge import without_record
+    from nbformat.v4 import new_code_cell
+
+    cell = new_code_cell('check("tanh", Tanh)')
+    cell.outputs = [new_output("error", ename="TypeError", evalue="Tanh() takes no arguments", traceback=[])]
+    assert without_record(cell, None, safe=True).message == "the test could not start: TypeError: Tanh() takes no arguments"
+    cell.outputs = [new_output("error", ename="TypeError", evalue="BEGIN HIDDEN TESTS secret", traceback=[])]
+    assert without_record(cell, None, safe=True).message == "the test could not start: TypeError"

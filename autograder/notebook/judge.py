@@ -30,7 +30,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
 from wavenet.checks import wire
-from wavenet.checks.verdict import ERRORS, Verdict, course_message, verdict
+from wavenet.checks.verdict import ERRORS, Verdict, course_message, exception_text, verdict
 
 HIDDEN = "### BEGIN HIDDEN TESTS"
 
@@ -153,11 +153,15 @@ def without_record(cell, event, safe, imported=None):
     name = first_object(cell.source)  # the test cell's source is the grader's own (restored from the gradebook)
     if ename == "NameError" and name in (imported or {}):
         return Verdict(False, course_message(name, imported[name]), ("course", name))
+    # the exception's text, as the learner's kernel shows it; after hidden test code reached the kernel, only
+    # when it is plain words (exception_text)
+    evalue = err.get("evalue") if isinstance(err.get("evalue"), str) else ""
+    shown = exception_text(evalue) if safe else (evalue.strip().splitlines() or [""])[0]
     if ename == "NameError":
-        text = "" if safe else f" ({str(err.get('evalue', ''))[:120]})"
+        text = f" ({shown[:120]})" if shown else ""
         return Verdict(False, f"the test could not start: NameError{text}: the cell that defines what it tests did "
                               "not run, or raised an error", ("NameError", None))
-    text = "" if safe or not isinstance(err.get("evalue"), str) else f": {err['evalue'][:160]}"
+    text = f": {shown[:160]}" if shown else ""
     return Verdict(False, f"the test could not start: {ename}{text}", ("start", ename))
 
 
