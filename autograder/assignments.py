@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.bounded_json import check as check_json
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
@@ -125,7 +127,9 @@ def read_notebook(path):
     if not path.is_file():
         raise GradingError(f"no such file: {path}")
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        data = path.read_bytes()
+        check_json(data)  # bounded before the parser builds an object per value
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
         nbformat.validate(nb)
     except Exception as e:  # JSON errors, schema errors, binary junk
         raise GradingError(f"{path} is not a valid Jupyter notebook: {type(e).__name__}: {str(e)[:200]}") from None

@@ -67,6 +67,9 @@ def cmd_grade(args):
     assignment = Assignment(args.assignment)  # reject bad input before loading nbgrader (seconds)
     read_notebook(args.notebook)
     from autograder.notebook.grade import grade_notebook
+    from autograder.sandbox.isolate import hold_memory
+    _say_gaps(args)
+    hold_memory()
     result = grade_notebook(assignment, args.notebook, keep=args.keep, feedback=args.feedback,
                             limits=_limits(args), unsafe=args.unsafe).to_json()
     print(json.dumps(result) if args.json else _table(result))
@@ -123,6 +126,8 @@ def cmd_grade_all(args):
         scheduler, security = from_arguments(args)
     except Insecure as e:  # before anything is read or written
         raise GradingError(str(e)) from None
+    if scheduler is None:  # the local cluster's workers are this machine
+        _say_gaps(args)
     records = grade_all(args.assignment, args.folder, out=args.out, workers=args.workers, force=args.force,
                         limits=_limits(args), students=args.student, unsafe=args.unsafe,
                         quiet=args.json and not sys.stderr.isatty(), scheduler=scheduler, security=security)
@@ -234,6 +239,15 @@ def main(argv=None):
     except RuntimeError as e:
         print(f"error: {_lines(e)}", file=sys.stderr)
         return 1
+
+
+def _say_gaps(args):
+    """On stderr, before grading: the limits of the threat model that do not hold on this machine."""
+    from autograder.sandbox.bwrap import gaps
+    if args.unsafe:
+        return
+    for line in gaps():
+        print(f"note: on this machine {line}", file=sys.stderr)
 
 
 def _lines(error):

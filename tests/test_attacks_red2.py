@@ -210,6 +210,182 @@ def test_a_message_that_still_breaks_the_client_is_the_kernels_fault(monkeypatch
     assert ex._events[4][0] == "not run" and later.execution_count is None
 
 
+# ---------------------------------------------------------------- 4: the grader's memory does not follow the kernel
+
+def test_bounded_json_counts_values_and_depth_in_the_bytes():
+    """Unit: nesting and the number of values are measured before parsing; brackets and commas inside strings do
+    not count; what passes parses as json would."""
+    from autograder.bounded_json import MAX_DEPTH, MAX_VALUES, TooComplex, check, loads
+
+    with pytest.raises(TooComplex, match=f"nests JSON {MAX_DEPTH + 1} levels deep"):
+        check(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    with pytest.raises(TooComplex, match=f"more than {MAX_VALUES:,} JSON values"):
+        check(b"[" + b"[]," * MAX_VALUES + b"[]]")
+    with pytest.raises(TooComplex, match="the kernel sent a message that holds"):
+        loads(b'{"x": [' + b"0," * MAX_VALUES + b"0]}")
+    check(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)  # at the bounds: passes
+    check(b"[" + b"0," * (MAX_VALUES - 2) + b"0]")
+    quoted = json.dumps({"text": "[[[{{{,,,\\\"" * MAX_VALUES}).encode()
+    check(quoted)
+    assert loads(quoted) == json.loads(quoted)
+
+
+def test_a_notebook_of_three_million_empty_lists_is_refused_before_parsing(tmp_path):
+    """The file of the hostile review (3 M empty lists in a cell's metadata, 9 MB; it cost 2 GB and 69 s) and
+    one nested 100,000 deep: refused in well under a second with a record naming the bound, by
+    ``grade-submission`` (what ``grade-all`` runs) and by ``grade``'s reading of the file."""
+    import time
+
+    from autograder.assignments import GradingError, read_notebook
+    from autograder.notebook.submission import grade_submission
+
+    nb = S.solved(FC)
+    nb.cells[0].metadata["x"] = [[] for _ in range(3_000_000)]
+    bomb = json.dumps(nb).encode()
+    del nb
+    deep = json.dumps(S.solved(FC)).replace('"metadata": {', '"metadata": {"x": ' + "[" * 100_000 + "]" * 100_000
+                                            + ", ", 1).encode()
+    for name, data, why in (("bomb", bomb, "more than 200,000 JSON values"), ("deep", deep, "levels deep")):
+        t0 = time.monotonic()
+        rec = grade_submission(FC, f"{name}.ipynb", student=name, data=data)
+        assert time.monotonic() - t0 < 5, time.monotonic() - t0
+        assert rec.status == "error" and rec.final and "was not read" in rec.reason and why in rec.reason, rec.reason
+        path = tmp_path / f"{name}.ipynb"
+        path.write_bytes(data)
+        t0 = time.monotonic()
+        with pytest.raises(GradingError, match=why):
+            read_notebook(path)
+        assert time.monotonic() - t0 < 5, time.monotonic() - t0
+
+
+@pytest.mark.sandbox
+def test_what_a_kernel_sends_cannot_grow_the_grader(tmp_path):
+    """One grading process grades a kernel that sends a 60 MB message (it cost the grader 1.8 GB), one that sends
+    300,000 empty lists in a message under the frame bound, the two notebook files above, then an honest
+    notebook: the first two are stopped as the kernel's doing (no points; 0 is what the empty exercise
+    gets), the honest one gets full marks, and the process's peak stays under 1 GB."""
+    if KIND is None:
+        pytest.skip(f"no sandbox here: {WHY}")
+    out = tmp_path / "memory.json"
+    tests = str(ROOT / "tests")
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "grader_memory.py"), str(out)], cwd=ROOT,
+                          env=dict(os.environ, OMP_NUM_THREADS="1",
+                                   PYTHONPATH=os.pathsep.join([str(ROOT), tests, os.environ.get("PYTHONPATH", "")])),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["huge_message"]["status"] == "graded" and r["huge_message"]["score"] == 0, r["huge_message"]
+    assert "the kernel sent a message over 16,777,216 bytes" in r["huge_message"]["reason"], r["huge_message"]
+    assert r["many_values"]["status"] == "graded" and r["many_values"]["score"] == 0, r["many_values"]
+    assert "the kernel sent a message that holds more than 200,000" in r["many_values"]["reason"], r["many_values"]
+    for name in ("metadata_bomb", "deep"):
+        assert r[name]["status"] == "error" and r[name]["seconds"] < 5, r[name]
+    assert r["honest"]["score"] == r["honest"]["max_score"] == 7.0, r["honest"]
+    assert r["honest"]["peak_rss_mb"] < 1024, r
+
+
+def test_the_grading_process_holds_itself_to_a_memory_limit():
+    """In a child process: after ``hold_memory``, allocating past the limit is a ``MemoryError`` (which the
+    record names), not the machine's memory; the kernel's launcher lifts that limit again."""
+    code = ("from autograder.sandbox.isolate import hold_memory\nhold_memory(512 * 2**20)\n"
+            "try:\n    b = bytearray(1024 * 2**20)\nexcept MemoryError:\n    print('refused')\n"
+            "import subprocess\n"
+            "print(subprocess.run(['sh', '-c', 'ulimit -S -d unlimited 2>/dev/null; ulimit -d'],"
+            " capture_output=True, text=True).stdout.strip())\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["refused", "unlimited"], (proc.stdout, proc.stderr[-2000:])
+
+
+# ---------------------------------------------------------------- 8: the sandbox without root, and as root
+
+def _sandbox_shell(as_nobody):
+    cmd = [sys.executable, str(ROOT / "tests" / "sandbox_shell.py")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HOME="/tmp")
+    if as_nobody:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    proc = subprocess.run(cmd, cwd="/tmp", env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.sandbox
+def test_the_sandbox_bounds_what_a_kernel_writes_and_refuses_user_namespaces():
+    """With ``--disk 64M``: 200 MB into /dev/shm, /dev, the sandbox's root or the socket folder fail (the review
+    found a root-less sandbox took them all), /learner stops at 64 MB, and ``unshare -rm`` fails (as root it
+    made a user namespace and mounted in it). As root, then as nobody (bubblewrap in a user namespace)."""
+    from needs import need
+
+    modes = [False]
+    if os.geteuid() == 0:
+        readable = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r",
+                                   str(ROOT / "autograder" / "sandbox" / "bwrap.py")]).returncode == 0
+        need("sandbox", readable, "the repository is not readable by nobody (chmod o+x on every folder above it)")
+        modes.append(True)
+    for as_nobody in modes:
+        r = _sandbox_shell(as_nobody)
+        for place in ("dev_shm", "dev", "root"):
+            assert r[place]["rc"] != 0 and r[place]["bytes"] == 0, (r["mode"], place, r[place])
+        assert r["learner"]["bytes"] <= 64 * 2 ** 20, r
+        assert r["unshare"]["rc"] != 0, r
+        assert r["socket_folder"]["rc"] != 0 and r["socket_folder"]["bytes"] == 0, r  # taken back, or sealed
+        assert r["mode"] == "root" or r["sealed"] is True, r
+
+
+@pytest.mark.sandbox
+def test_the_grader_names_what_does_not_hold_here():
+    """Without root (here: as nobody) the grader lists, when it starts, what the threat model claims that does not
+    hold: without a cgroup, memory and CPU are per process and processes unbounded (the socket folder is sealed
+    here, so it is not listed)."""
+    from autograder.sandbox.bwrap import gaps
+
+    if os.geteuid() == 0:
+        from autograder.sandbox.limits import version
+        assert version() is None or gaps() == [], gaps()
+        code = "import json\nfrom autograder.sandbox.bwrap import gaps\nprint(json.dumps(gaps()))"
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+                               "-c", code], cwd="/tmp", env=dict(os.environ, PYTHONPATH=str(ROOT), HOME="/tmp"),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        lines = json.loads(proc.stdout)
+    else:
+        lines = gaps()
+    text = " ".join(lines)
+    assert "memory is limited per process" in text and "processes are not limited" in text, lines
+    assert "socket folder" not in text, lines
+
+
+def test_the_kernel_command_loads_the_filter_and_remounts_read_only(tmp_path):
+    """Unit: with a filter file, bwrap gets ``--seccomp 9`` and the launcher opens the file as fd 9; /dev and the
+    sandbox's root are remounted read-only after every mount; the filter is 13 BPF instructions where the
+    machine is known, none elsewhere."""
+    from autograder.sandbox.limits import Limits
+    from autograder.sandbox.bwrap import kernel_env, sandbox_command, userns_filter
+
+    cmd, _ = sandbox_command(["true"], "user", tmp_path / "run", tmp_path / "course", tmp_path / "in", Limits(),
+                             kernel_env("/learner"), seccomp=tmp_path / "f.bpf")
+    bwrap = cmd[cmd.index("--") + 1:]
+    assert 'exec "$@" 9<"$f"' in cmd[2] and cmd[4] == str(tmp_path / "f.bpf"), cmd[:6]
+    assert bwrap[bwrap.index("--dev") + 2:bwrap.index("--dev") + 4] == ["--remount-ro", "/dev"]
+    end = bwrap.index("--", bwrap.index("--dev"))
+    assert bwrap[end - 4:end] == ["--remount-ro", "/", "--seccomp", "9"], bwrap[end - 6:end]
+    assert len(userns_filter("x86_64")) == len(userns_filter("aarch64")) == 13 * 8
+    assert userns_filter("riscv64") is None
+
+
+def test_the_grading_process_out_of_memory_is_a_final_record_naming_it(monkeypatch):
+    """Unit: a ``MemoryError`` while grading (past ``hold_memory``'s limit) is the notebook's record saying so,
+    final, not a grader's failure that a re-run would meet again."""
+    import autograder.notebook.repair as repair
+    from autograder.notebook.submission import grade_submission
+
+    def hungry(nb, assignment):
+        raise MemoryError
+
+    monkeypatch.setattr(repair, "repair", hungry)
+    rec = grade_submission(FC, "hungry.ipynb", student="hungry", data=S.dumps(S.solved(FC)))
+    assert rec.status == "error" and rec.final and "more memory than the grader allows itself" in rec.reason, rec
+
+
 # ---------------------------------------------------------------- 10: no points for structure alone
 
 @pytest.mark.parametrize("assignment", ["01_layers", "02_modules", "03_flatten_consecutive", "04_hierarchical",

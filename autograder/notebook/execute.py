@@ -22,6 +22,9 @@ strangers' notebooks needs:
   any ``execution_count``); an output that still is not valid nbformat is
   dropped, and a message that still breaks the client stops the kernel: the
   student's fault, with an event saying so, and the points of earlier cells kept;
+- a kernel that sends a frame over the sockets' bound (``MAXMSGSIZE``, which
+  ZeroMQ enforces by dropping the connection unread) or a message part over
+  :mod:`autograder.bounded_json`'s bounds is stopped the same way, naming it;
 - a cell's ``execution_count`` is the grader's (1, 2, 3… in the order cells
   ran, ``None`` for a cell not run), never the kernel's: a number a kernel
   picks could carry hidden test text into the feedback.
@@ -43,7 +46,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 
+import zmq
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import ValidationError
@@ -51,6 +56,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
+from autograder.bounded_json import TooComplex
 from autograder.notebook.judge import is_test, tests_called
 from autograder.sandbox.bwrap import SandboxKernelManager, short_tmp
 from autograder.sandbox.limits import Limits
@@ -108,10 +114,33 @@ def well_formed(msg):
     return msg
 
 
-def checked(get_msg):
-    """A channel's ``get_msg`` whose messages pass through :func:`well_formed`."""
-    async def get(*args, **kwargs):
-        return well_formed(await ensure_async(get_msg(*args, **kwargs)))
+class CutOff(ValueError):
+    """A channel's connection to a living kernel is gone: it sent a frame over the bound, or closed it."""
+
+
+def checked(channel, alive, bound):
+    """``channel.get_msg`` whose messages pass through :func:`well_formed`, and which raises :class:`CutOff`
+    once the channel lost its connection while the kernel (``alive()``) lives.
+
+    ZeroMQ drops the connection of a peer that sends a frame over ``MAXMSGSIZE`` (``bound``), and the
+    grader's sockets never reconnect: without this, nbclient would wait for the lost channel until the
+    cell's time limit. The connection is looked at only when no message came for a second: nothing is
+    added per message."""
+    get_msg = channel.get_msg
+    monitor = channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+
+    async def get(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+            try:
+                return well_formed(await ensure_async(get_msg(timeout=left)))
+            except Empty:
+                if monitor.get(zmq.EVENTS) & zmq.POLLIN and alive():
+                    raise CutOff(f"the kernel sent a message over {bound:,} bytes (or closed its connection)")
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+    get.monitor = monitor
     return get
 
 
@@ -182,8 +211,15 @@ class SandboxedExecute(Execute):
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         self.km.lock()  # the kernel's sockets are bound: take their folder back
+        def alive():
+            process = getattr(self.km.provisioner, "process", None)
+            return process is not None and process.poll() is None
+
+        bound = self.km.max_message() if hasattr(self.km, "max_message") else 0
+        self._monitors = []
         for channel in (kc.iopub_channel, kc.shell_channel):  # what nbclient reads of a cell's run
-            channel.get_msg = checked(channel.get_msg)
+            channel.get_msg = checked(channel, alive, bound)
+            self._monitors.append((channel, channel.get_msg.monitor))
         self._watch_cpu()
         return kc
 
@@ -241,6 +277,13 @@ class SandboxedExecute(Execute):
             return super().preprocess(nb, resources, km)
         finally:
             self._cpu_done.set()
+            for channel, monitor in getattr(self, "_monitors", ()):
+                try:
+                    channel.socket.disable_monitor()
+                except (zmq.ZMQError, AttributeError):
+                    pass
+                monitor.close(linger=0)
+            self._monitors = []
             self.timeout = self._cell_timeout
             cg = getattr(self.km, "cgroup", None) if self.km is not None else None
             resources["autograder"]["oom"] = bool(cg is not None and cg.oom_killed())
@@ -295,8 +338,9 @@ class SandboxedExecute(Execute):
             # a message of a shape well_formed does not mend): the student's doing, not the grader's
             if self.km is not None and self.km.cgroup is not None:
                 self.km.cgroup.kill()
-            self._events[index] = ("kernel died", "the kernel sent a malformed message the grader could not read "
-                                                  f"({type(e).__name__}) and was stopped")
+            what = str(e) if isinstance(e, (CutOff, TooComplex)) else (
+                f"the kernel sent a malformed message the grader could not read ({type(e).__name__})")
+            self._events[index] = ("kernel died", f"{what} and was stopped")
             self._stopped = "the kernel was stopped in an earlier cell"
             self._number(cell)
             return cell, resources

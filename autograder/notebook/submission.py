@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from autograder.assignments import Assignment, GradingError
+from autograder.bounded_json import TooComplex
+from autograder.bounded_json import check as check_json
 from autograder.records import Record
 from autograder.safe_io import write_text
 
@@ -94,6 +96,13 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
         if not data.strip():
             return done(reason=f"{path.name} is empty: hand in the .ipynb file you worked in (File > Save first)")
         try:
+            check_json(data, "it")  # before the parser builds an object per value
+        except TooComplex as e:
+            return done(reason=f"{path.name} was not read: {e}, where a notebook of this course has about 500 "
+                               "nested about 10 deep (each printed line is one): clear its outputs (Kernel > "
+                               "Restart & Clear Output), check its metadata (Edit > Edit Notebook Metadata) and "
+                               "hand it in again")
+        try:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             nbformat.validate(nb)
         except Exception as e:  # JSON errors, schema errors, binary junk
@@ -113,6 +122,10 @@ def grade_submission(assignment, path, student=None, feedback=None, limits=None,
             write_text(judged, result.judged)
         return done(status="graded", score=result.score, max_score=result.max_score,
                     reason=summary(rec.notes, result.tests))
+    except MemoryError:  # past the grading process's own limit (isolate.hold_memory): what the notebook sent
+        return done(status="error", score=None,
+                    reason="grading this notebook needed more memory than the grader allows itself (the kernel "
+                           "sent or the notebook holds far more than any notebook of this course): not graded")
     except Exception as e:  # the grader itself failed: not the student's fault, try again later
         return done(status="error", score=None, final=False,
                     reason=f"the grader failed ({type(e).__name__}: {str(e)[-300:]}); this is not the "

@@ -21,6 +21,7 @@ from pathlib import Path
 from autograder.records import Record, load, save
 from autograder.safe_io import read_text
 
+MEMORY = 4 * 1024 ** 3  # bytes of data a grading process may hold (RLIMIT_DATA); graded honestly, it holds < 1 GiB
 SLACK = 240  # seconds a grading process may take beyond its notebook budget (kernel start, nbgrader, feedback)
 
 PRELOAD = ["autograder.notebook.submission", "autograder.notebook.grade", "autograder.notebook.judge", "autograder.judges", "autograder.sandbox.bwrap",
@@ -60,6 +61,17 @@ def kill_tree(pid):
             pass
 
 
+def hold_memory(limit=MEMORY):
+    """Hold this grading process to ``limit`` bytes of data (RLIMIT_DATA: heap and private writable mappings,
+    what parsing a kernel's messages allocates; unlike RLIMIT_AS, not the address space torch reserves).
+    Past it an allocation fails with ``MemoryError``, which the submission's record names. Only the soft
+    limit is set, where no hard one is: the kernel's launcher lifts it again (the kernel has limits of its own)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard == resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft > limit):
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
 def start_server():
     """Start this process's fork server now, preloading :data:`PRELOAD` (the first submission need not wait)."""
     import multiprocessing
@@ -96,6 +108,7 @@ def _child(assignment, name, data, student, folder, limits, unsafe, course, grad
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    hold_memory()
     rec = grade_submission(assignment, name, student=student, limits=limits, unsafe=unsafe, workdir=folder,
                            data=data, course=course, grader_key=grader_key, judged=folder / "judged.ipynb")
     save(folder / "record.json", rec)
