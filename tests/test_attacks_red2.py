@@ -280,7 +280,7 @@ def test_what_a_kernel_sends_cannot_grow_the_grader(tmp_path):
     assert "the kernel sent a message that holds more than 200,000" in r["many_values"]["reason"], r["many_values"]
     for name in ("metadata_bomb", "deep"):
         assert r[name]["status"] == "error" and r[name]["seconds"] < 5, r[name]
-    assert r["honest"]["score"] == r["honest"]["max_score"] == 7.0, r["honest"]
+    assert r["honest"]["score"] == r["honest"]["max_score"] == 9.0, r["honest"]
     assert r["honest"]["peak_rss_mb"] < 1024, r
 
 
