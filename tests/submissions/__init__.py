@@ -228,7 +228,8 @@ def fc_class(paths):
                       ["edited"]),
         "leo.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP)), "graded", max_score,
                      ["longer than"]),  # interrupted, the kernel recovers, the later tests run
-        "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "graded", 0.0, ["NameError"]),
+        "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "graded", 0.0,
+                        ["the course's own", "from wavenet.nn import FlattenConsecutive"]),
         "niaj.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_SUBCLASS)), "graded", 0.0, ["NameError"]),
         "olivia.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_TORCH)), "graded", 0.0, ["squeeze"]),
         "peggy.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_SETATTR)), "graded", 0.0, ["squeeze"]),
