@@ -39,7 +39,8 @@ LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--memory", "2G",
 ENV = dict(os.environ, OMP_NUM_THREADS="1", **{A.SECRET_VAR: A.SECRET})
 HONEST = "z_honest"
 EMPTY_SCORE = 0.0
-STRUCTURAL_POINTS = 7.0  # 01_layers: what an empty notebook gets by answering the structural tests from the seed
+STRUCTURAL_POINTS = 0.0  # 01_layers: what an empty notebook gets by answering the structural tests from the seed
+# (7 of 16 before every test checked values too: issue 18, hole 10; tests/test_attacks_red2.py)
 # 01_layers' value tests whose right function is one torch call (x @ W + b, torch.tanh): linear_forward,
 # linear_no_bias, tanh. A kernel that writes them outside the learner's class gets them (the threat model says so).
 ONE_CALL_VALUE_POINTS = 3.0
@@ -103,7 +104,7 @@ def _leaks(batch):
 
 def test_honest_student_after_the_attacks_keeps_full_marks(batch):
     rec = batch["records"][HONEST]
-    assert rec["status"] == "graded" and rec["score"] == rec["max_score"] == 16, rec
+    assert rec["status"] == "graded" and rec["score"] == rec["max_score"] == 20, rec
 
 
 @pytest.mark.parametrize("student", ["a_display_id_leak", "a_record_id_leak", "a_feedback_xss", "a_partial_credit",
@@ -122,8 +123,9 @@ def test_a_thread_started_before_the_hidden_tests_carries_nothing_out(batch):
 
 
 def test_structural_forging_is_pinned(batch):
-    """Admitted by the threat model: a kernel that knows its seed answers the structural tests (shapes, counts,
-    flags, constants) without the learner's code. On 01_layers that is 7 of 16 points; it must not grow."""
+    """Was admitted by the threat model: a kernel that knows its seed answered the structural tests (shapes,
+    counts, flags, constants) without the learner's code, 7 of 16 points on 01_layers. Every test's data now holds
+    values the grader checks (wavenet.checks.probe.bind): nothing."""
     assert batch["records"]["a_forge_struct"]["score"] <= STRUCTURAL_POINTS
 
 

@@ -280,7 +280,7 @@ def test_what_a_kernel_sends_cannot_grow_the_grader(tmp_path):
     assert "the kernel sent a message that holds more than 200,000" in r["many_values"]["reason"], r["many_values"]
     for name in ("metadata_bomb", "deep"):
         assert r[name]["status"] == "error" and r[name]["seconds"] < 5, r[name]
-    assert r["honest"]["score"] == r["honest"]["max_score"] == 7.0, r["honest"]
+    assert r["honest"]["score"] == r["honest"]["max_score"] == 9.0, r["honest"]
     assert r["honest"]["peak_rss_mb"] < 1024, r
 
 
@@ -384,3 +384,48 @@ def test_the_grading_process_out_of_memory_is_a_final_record_naming_it(monkeypat
     monkeypatch.setattr(repair, "repair", hungry)
     rec = grade_submission(FC, "hungry.ipynb", student="hungry", data=S.dumps(S.solved(FC)))
     assert rec.status == "error" and rec.final and "more memory than the grader allows itself" in rec.reason, rec
+
+
+# ---------------------------------------------------------------- 10: no points for structure alone
+
+@pytest.mark.parametrize("assignment", ["01_layers", "02_modules", "03_flatten_consecutive", "04_hierarchical",
+                                        "05_scaled_up", "08_wavenet_conv"])
+def test_structure_alone_scores_nothing(assignment):
+    """The strongest structure-only forger (every shape, count, flag and number a correct implementation reports
+    on this run's inputs, every tensor zeros) on the empty exercise scores 0: every test's data holds values the
+    grader checks against its reference (the probe's own, or those of the object's values test:
+    ``wavenet.checks.probe.bind``). In-process (``autograder.authoring.runner``); the val-loss test, whose
+    zero logits lose anyway, is not trained."""
+    from attacks.structure import REFERENCE, STRONGEST, strongest
+    from autograder.assignments import source_path
+    from autograder.authoring.runner import run_notebook
+
+    solution = run_notebook(source_path(assignment), assignment, skip=("test_val_loss",))
+    REFERENCE.clear()
+    REFERENCE.update({k: v for k, v in solution["namespace"].items() if callable(v) and not k.startswith("_")})
+    try:
+        result = run_notebook(strongest(assignment), assignment, skip=("test_val_loss",))
+        # the control: the same forger sending the records unzeroed gets full marks, so the zeros are the cause
+        control = run_notebook(strongest(assignment, STRONGEST.replace("_zeros(record))", "record)")), assignment,
+                               skip=("test_val_loss",))
+    finally:
+        REFERENCE.clear()
+    passed = [t["id"] for t in result["tests"] if t["passed"]]
+    assert result["score"] == 0 and not passed, (assignment, passed)
+    assert control["score"] == control["max_score"] == solution["max_score"] > 0, control["tests"]
+
+
+@pytest.mark.sandbox
+def test_structure_alone_scores_nothing_when_graded(tmp_path):
+    """The seed-only forger of 01_layers (shapes, counts, flags from ``probe.inputs``; it got 7 of 16 before every
+    test checked values) through ``python -m autograder grade``, sandboxed: 0."""
+    from attacks.structure import seed_only
+
+    path = tmp_path / "forger.ipynb"
+    path.write_bytes(S.dumps(seed_only(A.LAYERS)))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json", *LIMITS],
+                          cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["score"] == 0, [(t["id"], t["message"]) for t in result["tests"] if t["passed"]]

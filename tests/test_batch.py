@@ -77,7 +77,7 @@ def test_every_student_has_a_grade_or_a_reason(graded):
     assert set(records) == set(EXPECTED), "students missing from (or extra in) the results"
     for s, rec in records.items():
         assert rec["status"] in ("graded", "error")
-        assert rec["max_score"] == 7.0
+        assert rec["max_score"] == 9.0
         if rec["status"] == "error" or rec["score"] < rec["max_score"]:
             assert rec["reason"].strip(), f"{s} lost points without a reason"
 

@@ -48,6 +48,9 @@ LIBRARY = [
     ("conv_weight_transfer", (conv_weight,), {}), ("wavenet_shapes", (WaveNet,), {}), ("wavenet_causal", (WaveNet,), {}),
     ("wavenet_matches_tree", (WaveNet,), {}),
 ]
+# each hidden test's visible twin (the same probe and judge, its own draw) on the same objects and options
+LIBRARY += [(visible, objects, options) for visible, hidden in probe.TWINS.items()
+            for name, objects, options in list(LIBRARY) if name == hidden]
 IDS = [f"{n}-{i}" for i, (n, _, _) in enumerate(LIBRARY)]
 # tests whose right answer does not depend on the inputs (none left: each binds its data to the inputs too)
 CONSTANT = {}
@@ -190,3 +193,27 @@ def test_learner_check_raises_one_line():
         check("tanh", Tanh)
     lines = info.value._render_traceback_()
     assert len(lines) == 1 and lines[0].startswith("CheckFailed: Tanh()(x) for x of shape")
+
+
+def test_one_spec_per_test():
+    """Every test is one spec (wavenet.checks.probe.Spec) that the package, the grader, calibration and these tests
+    read: whether it is hidden matches its cell, the package judges exactly the visible ones, the grader's
+    package registers the hidden ones' judges into the same specs, a twin shares its hidden test's judge, and
+    a val-loss test's spec says what the grader trains (the data, the recipe, how it scores) and what it prints."""
+    from wavenet.checks import VAL_LOSS_TESTS
+
+    for a in names():
+        for cell in graded_cells(read_notebook(source_path(a))):
+            name = probe_call(cell.source)[0]
+            spec = probe.PROBES[name]
+            assert spec.hidden == ("BEGIN HIDDEN TESTS" in cell.source), (a, name)
+            assert spec.judge is not None and JUDGES[name] is spec.judge, (a, name)
+            assert (name in verdict.JUDGES) == (not spec.hidden), (a, name)
+    assert probe.TWINS and all(not probe.PROBES[v].hidden and probe.PROBES[h].hidden
+                                and probe.PROBES[v].judge is probe.PROBES[h].judge for v, h in probe.TWINS.items())
+    assert set(VAL_LOSS_TESTS) == {"val_loss", "conv_val_loss"}
+    for name, spec in VAL_LOSS_TESTS.items():
+        assert probe.PROBES[name].hidden and spec["task"] in ("windows", "names") and spec["object"] and spec["recipe"]
+        assert callable(spec["loss_fn"]) and callable(spec["score"]) and spec["run"] and spec["hint"]
+    for name, (values, _) in probe.BINDS.items():
+        assert values in verdict.JUDGES, (name, values)  # a bound values test is judged wherever the test is

@@ -176,7 +176,7 @@ def test_cluster_grades_like_one_machine(local, klass, cluster, tmp_path, fc_gra
     assert set(local) == set(on_cluster) == set(CLASS)
     for s in CLASS:
         assert on_cluster[s] == local[s], s
-    assert local["alice"][:2] == ("graded", 7.0) and local["dave"][0] == "error", "the class is not what it seems"
+    assert local["alice"][:2] == ("graded", 9.0) and local["dave"][0] == "error", "the class is not what it seems"
     assert gradebook_rows(tmp_path / "grades") == gradebook_rows(fc_out), "the gradebooks differ"
 
 

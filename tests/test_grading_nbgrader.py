@@ -200,7 +200,7 @@ def test_no_sandbox_refuses_unless_unsafe(tmp_path):
     unsafe = subprocess.run([sys.executable, "-m", "autograder", "grade", "03_flatten_consecutive", str(nb), "--json",
                              "--unsafe"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert unsafe.returncode == 0, unsafe.stderr[-2000:]
-    assert json.loads(unsafe.stdout)["score"] == 7.0
+    assert json.loads(unsafe.stdout)["score"] == 9.0
 
 
 def test_table_lists_every_test():

@@ -129,7 +129,7 @@ def test_grading_without_root(tmp_path):
     finally:
         shutil.rmtree(home, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout)["score"] == 7.0
+    assert json.loads(proc.stdout)["score"] == 9.0
     assert "note: on this machine processes are not limited" in proc.stderr, proc.stderr[-2000:]
     assert "socket folder stays writable" not in proc.stderr, proc.stderr[-2000:]  # sealed once the kernel was up
 

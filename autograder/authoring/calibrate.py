@@ -34,7 +34,6 @@ from wavenet.checks.models import GRADING_SEED, TARGETS
 SEEDS = (1, 2, 3, 4, 5)
 K_STD = 5.0
 MIN_MARGIN = 0.02
-OBJECTS = {"val_loss": "build_model", "conv_val_loss": "WaveNet"}
 
 
 def trainer(assignment):
@@ -45,7 +44,7 @@ def trainer(assignment):
     if test is None:
         raise RuntimeError(f"{assignment} has no validation-loss test")
     result = run_notebook(nb, assignment, skip={c.metadata.nbgrader.grade_id for c in graded_cells(nb)})
-    return test, result["namespace"][OBJECTS[test]]
+    return test, result["namespace"][VAL_LOSS_TESTS[test]["object"]]
 
 
 def calibrate(assignment, seeds=SEEDS, write=True, log=print):

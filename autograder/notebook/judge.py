@@ -22,6 +22,7 @@ an exception's line is shown only when it is found in the learner's own cells.
 A failure caused by the same learner error as an earlier test says so.
 """
 import ast
+import re
 
 from nbformat.v4 import new_output
 from nbgrader import utils
@@ -29,7 +30,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
 from wavenet.checks import wire
-from wavenet.checks.verdict import ERRORS, Verdict, verdict
+from wavenet.checks.verdict import ERRORS, Verdict, course_message, exception_text, verdict
 
 HIDDEN = "### BEGIN HIDDEN TESTS"
 
@@ -49,6 +50,37 @@ def probe_call(source):
     except ValueError:
         return None
     return calls[0].args[0].value, options
+
+
+def first_object(source):
+    """The name of the first object a test cell's ``check("name", Obj, ...)`` call passes (``"Obj"``), or ``None``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == "check"]
+    if len(calls) == 1 and len(calls[0].args) > 1 and isinstance(calls[0].args[1], ast.Name):
+        return calls[0].args[1].id
+    return None
+
+
+def course_imports(nb):
+    """``{name: module}`` the notebook's own cells (not the exercise's read-only ones) import from the course's
+    package (``from wavenet.nn import Tanh``): read from the sources, never from kernel text."""
+    found = {}
+    for c in nb.cells:
+        if c.cell_type != "code" or is_test(c) or utils.is_locked(c) and not utils.is_solution(c):
+            continue
+        try:
+            tree = ast.parse(c.source)
+        except SyntaxError:
+            continue
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "wavenet" \
+                    and not (n.module or "").startswith("wavenet.checks"):
+                found.update({(a.asname or a.name): n.module for a in n.names})
+    return found
 
 
 def is_test(cell):
@@ -100,8 +132,9 @@ def records(cell):
     return found
 
 
-def without_record(cell, event, safe):
-    """Why a test cell produced no record: the grader's event for it, else the error the cell raised."""
+def without_record(cell, event, safe, imported=None):
+    """Why a test cell produced no record: the grader's event for it, else the error the cell raised.
+    ``imported``: ``{name: module}`` the learner's cells import from the course's package."""
     if event is not None:
         return Verdict(False, f"the test did not run: {event[1]}", ("event", event[0]))
     err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
@@ -109,11 +142,18 @@ def without_record(cell, event, safe):
         return Verdict(False, "the test did not report a result (the notebook replaced or silenced the course's "
                               "check)")
     ename = err.get("ename") if err.get("ename") in ERRORS else "an error"
+    name = first_object(cell.source)  # the test cell's source is the grader's own (restored from the gradebook)
+    if ename == "NameError" and name in (imported or {}):
+        return Verdict(False, course_message(name, imported[name]), ("course", name))
+    # the exception's text, as the learner's kernel shows it; after hidden test code reached the kernel, only
+    # when it is plain words (exception_text)
+    evalue = err.get("evalue") if isinstance(err.get("evalue"), str) else ""
+    shown = exception_text(evalue) if safe else (evalue.strip().splitlines() or [""])[0]
     if ename == "NameError":
-        text = "" if safe else f" ({str(err.get('evalue', ''))[:120]})"
+        text = f" ({shown[:120]})" if shown else ""
         return Verdict(False, f"the test could not start: NameError{text}: the cell that defines what it tests did "
                               "not run, or raised an error", ("NameError", None))
-    text = "" if safe or not isinstance(err.get("evalue"), str) else f": {err['evalue'][:160]}"
+    text = f": {shown[:160]}" if shown else ""
     return Verdict(False, f"the test could not start: {ename}{text}", ("start", ename))
 
 
@@ -133,6 +173,7 @@ class Judge(NbGraderPreprocessor):
         sent = state.get("records", {})
         hidden_from = first_hidden(nb)
         where = learner_lines(nb)
+        imported = course_imports(nb)
         causes, results = {}, {}
         for i, cell in enumerate(nb.cells):
             if not is_test(cell):
@@ -144,7 +185,7 @@ class Judge(NbGraderPreprocessor):
             if call is None or call[0] not in known:
                 v = Verdict(False, "this test cell is not one of the course's (the grader cannot judge it)")
             elif not found:
-                v = without_record(cell, events.get(i), safe)
+                v = without_record(cell, events.get(i), safe, imported)
             elif len(found) > 1 or sent.get(i, 0) > 1:
                 n = max(len(found), sent.get(i, 0))  # the executor keeps two; it counts them all
                 v = Verdict(False, f"the test's cell reported {n} results; a test reports exactly one")
@@ -153,11 +194,14 @@ class Judge(NbGraderPreprocessor):
                                    "with the test, which gets no credit")
             else:
                 v = verdict(call[0], call[1], seed, found[0], known, safe=safe, where=where)
-            if not v.passed and v.cause is not None and v.cause[0] != "event":
-                if v.cause in causes:
-                    v.message += f" (the same error as in {causes[v.cause]}: fix that first)"
+            # a test failing from an earlier test's error says which: the judge's cause, else the same words
+            # (numbers aside: a visible test and its hidden twin draw different sizes)
+            cause = v.cause or ("words", re.sub(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", "#", v.message))
+            if not v.passed and cause[0] != "event":
+                if cause in causes:
+                    v.message += f" (the same error as in {causes[cause]}: fix that first)"
                 else:
-                    causes[v.cause] = gid
+                    causes[cause] = gid
             results[gid] = {"passed": v.passed, "message": v.message}
             cell.outputs = [] if v.passed else [new_output("error", ename="CheckFailed", evalue=v.message,
                                                            traceback=[f"CheckFailed: {v.message}"])]

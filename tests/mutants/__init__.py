@@ -8,13 +8,27 @@ lose to a piece of the message it must get; every other test must still pass.
 A mutant with empty ``fails`` is a correct implementation written differently,
 and must earn full marks.
 
+Every hidden test has a visible twin in the same notebook (a test of the same concept on the learner's own
+seed: ``wavenet.checks.probe.TWINS``): a mutant a hidden test catches is caught by its twin too, with the
+same words, so ``fails`` lists the hidden test alone and :func:`twins` adds the visible one.
+
 The assignments' modules (``a01_layers`` ...) each define ``MUTANTS``.
 """
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
 
-from autograder.assignments import nbgrader_meta, read_notebook, source_path
+from autograder.assignments import graded_cells, nbgrader_meta, read_notebook, source_path
+from autograder.notebook.judge import probe_call
+
+
+def twins(assignment):
+    """``{hidden test id: id of its visible twin}`` in ``assignment``'s solution notebook (same options)."""
+    from wavenet.checks.probe import TWINS
+
+    calls = {nbgrader_meta(c)["grade_id"]: probe_call(c.source) for c in graded_cells(read_notebook(source_path(assignment)))}
+    return {hid: vid for hid, (hname, hopts) in calls.items() for vid, (vname, vopts) in calls.items()
+            if TWINS.get(vname) == hname and vopts == hopts}
 
 
 @dataclass
@@ -25,6 +39,12 @@ class Mutant:
     fails: dict = field(default_factory=dict)     # test id -> expected piece of the message
     cells: dict = field(default_factory=dict)     # grade id -> new source
     patches: dict = field(default_factory=dict)   # grade id -> [(old, new), ...] on the solution's source
+
+    def __post_init__(self):
+        pairs = twins(self.assignment)
+        for hidden, visible in pairs.items():
+            if hidden in self.fails and visible not in self.fails:
+                self.fails[visible] = self.fails[hidden]
 
     @property
     def correct(self):

@@ -191,3 +191,9 @@ class Tanh:
         return []
 '''}),
 ]
+
+MUTANTS += [
+    m("course_tanh", "imports the course's own Tanh instead of writing it (`from wavenet.nn import Tanh`)",
+      {"test_tanh": "is the course's own, imported (`from wavenet.nn import Tanh`)"},
+      cells={"Tanh": "from wavenet.nn import Tanh  # the course's, not mine\n"}),
+]

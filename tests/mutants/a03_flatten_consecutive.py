@@ -42,7 +42,8 @@ class FlattenConsecutive:
     def __call__(self, x):
         B, T, C = x.shape
         x = torch.flatten(x.unflatten(1, (T // self.n, self.n)), start_dim=2)
-        return x[:, 0] if x.size(1) == 1 else x
+        self.out = x[:, 0] if x.size(1) == 1 else x  # the docstring's `out`: the cell that prints shapes reads it
+        return self.out
 
     def parameters(self):
         return []
@@ -55,7 +56,8 @@ class FlattenConsecutive:
 
     def __call__(self, x):
         x = x.reshape(x.shape[0], -1, x.shape[2] * self.n)
-        return x.squeeze(1) if x.shape[1] == 1 else x
+        self.out = x.squeeze(1) if x.shape[1] == 1 else x
+        return self.out
 
     def parameters(self):
         return []

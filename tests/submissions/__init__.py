@@ -210,12 +210,12 @@ def fc_class(paths):
     code (not in the graded kernel) or patching torch (not where the verdict is made) earns nothing.
     """
     good = solved(FC)
-    max_score = 7.0
+    max_score = 9.0
     ok = lambda nb: dumps(nb)
     return {
         # name: (bytes, expected status, expected score or None, words the reason must contain)
         "alice.ipynb": (ok(good), "graded", max_score, []),
-        "bob.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRONG_FC)), "graded", 2.0, ["squeeze"]),
+        "bob.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRONG_FC)), "graded", 0.0, ["squeeze"]),
         "carol.ipynb": (ok(exercise(FC)), "graded", 0.0, ["NotImplementedError"]),
         "dave.ipynb": (b'{"cells": [', "error", 0.0, ["not a valid Jupyter notebook"]),
         "erin.ipynb": (b"", "error", 0.0, ["empty"]),
@@ -224,16 +224,17 @@ def fc_class(paths):
         "heidi.ipynb": (ok(corrupt_metadata(good)), "graded", max_score, ["metadata"]),
         "ivan.ipynb": (ok(duplicate(good, "FlattenConsecutive")), "graded", max_score, []),
         "judy.ipynb": (ok(delete(good, "test_fc_pairs", "test_fc_values")), "graded", max_score, ["restored"]),
-        "ken.ipynb": (ok(edit_tests(with_answer(good, "FlattenConsecutive", WRONG_FC))), "graded", 2.0,
+        "ken.ipynb": (ok(edit_tests(with_answer(good, "FlattenConsecutive", WRONG_FC))), "graded", 0.0,
                       ["edited"]),
         "leo.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", LOOP)), "graded", max_score,
                      ["longer than"]),  # interrupted, the kernel recovers, the later tests run
-        "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "graded", 0.0, ["NameError"]),
+        "mallory.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_IMPORT)), "graded", 0.0,
+                        ["the course's own", "from wavenet.nn import FlattenConsecutive"]),
         "niaj.ipynb": (ok(with_answer(good, "FlattenConsecutive", CHEAT_SUBCLASS)), "graded", 0.0, ["NameError"]),
-        "olivia.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_TORCH)), "graded", 2.0, ["squeeze"]),
-        "peggy.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_SETATTR)), "graded", 2.0, ["squeeze"]),
-        "rupert.ipynb": (ok(with_answer(good, "FlattenConsecutive", READ_HIDDEN)), "graded", 2.0, ["squeeze"]),
-        "sybil.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRITE_GRADEBOOK)), "graded", 2.0, ["squeeze"]),
+        "olivia.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_TORCH)), "graded", 0.0, ["squeeze"]),
+        "peggy.ipynb": (ok(with_answer(good, "FlattenConsecutive", PATCH_SETATTR)), "graded", 0.0, ["squeeze"]),
+        "rupert.ipynb": (ok(with_answer(good, "FlattenConsecutive", READ_HIDDEN)), "graded", 0.0, ["squeeze"]),
+        "sybil.ipynb": (ok(with_answer(good, "FlattenConsecutive", WRITE_GRADEBOOK)), "graded", 0.0, ["squeeze"]),
         "trent.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", OUTPUT)), "graded", max_score,
                         ["printed too much"]),
         "uma.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", MEMORY)), "graded", 3.0,
@@ -244,7 +245,7 @@ def fc_class(paths):
                                         LOOP), "test_fc_batch_of_one", LOOP)),
                          "graded", 3.0, ["time limit"]),
         "xavier.ipynb": (ok(after(copy.deepcopy(good), "test_fc_batch_of_one", EXIT)), "graded", 3.0, ["kernel died"]),
-        "yvonne.ipynb": (ok(with_answer(good, "FlattenConsecutive", HONEST_OS)), "graded", 2.0, ["squeeze"]),
+        "yvonne.ipynb": (ok(with_answer(good, "FlattenConsecutive", HONEST_OS)), "graded", 0.0, ["squeeze"]),
         "zoe.ipynb": (ok(strip_metadata(good, ids=True)), "graded", max_score, ["metadata"]),
         ".DS_Store": (b"\0\0\0\1Bud1", None, None, []),  # not a student: ignored
     }

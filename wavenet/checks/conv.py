@@ -15,7 +15,7 @@ from wavenet.checks.architecture import proof_inputs, prove
 from wavenet.checks.layers import call_name
 from wavenet.checks.models import switch
 from wavenet.checks.oracle import VOCAB, close, conv1d_last, conv_count, maxdiff, tree_logits
-from wavenet.checks.probe import Stop, probe, randint, randn
+from wavenet.checks.probe import PROBES, Stop, bind, probe, randint, randn
 from wavenet.checks.verdict import fail, judge
 
 DILATIONS = (1, 2, 4)
@@ -319,6 +319,10 @@ CONV_RECIPE = {"optimizer": "adamw", "lr": 0.01, "schedule": "cosine", "weight_d
                "threads": 1}
 
 
+def conv_run():
+    return f"{CONV_RECIPE['steps']} AdamW steps of {CONV_RECIPE['batch_size']} names"
+
+
 def names_loss(model, xb, yb):
     """Cross-entropy over the real positions of a batch of names (padding columns dropped first)."""
     T = int((yb >= 0).sum(1).max())                                   # the longest name in the batch, + 1
@@ -338,6 +342,18 @@ def prefix_logits(model, X, L):
     return out
 
 
-@probe("conv_val_loss", inputs=lambda gen, **options: proof_inputs(gen, "names"))
+@probe("conv_val_loss", hidden=True, inputs=lambda gen, **options: proof_inputs(gen, "names"))
 def _(learner, inp, WaveNet, assignment=None):
     return prove(learner, WaveNet, inp, "WaveNet()")
+
+
+# the shape tests also check the values computed (probe.bind)
+bind("causal_conv_shapes", "causal_conv_values")
+bind("wavenet_shapes", "wavenet_matches_tree")
+
+
+# the val-loss test's spec: what the grader's run trains, on which data, and how its verdict is worded
+PROBES["conv_val_loss"].val_loss = {
+    "task": "names", "object": "WaveNet", "recipe": CONV_RECIPE, "run": conv_run(),
+    "hint": "compare your levels with the tree's (a Tanh after every BatchNorm1d, dilations 1, 2, 4)",
+    "loss_fn": names_loss, "score": prefix_logits, "what": "WaveNet()"}

@@ -1,7 +1,8 @@
 """Exercise 3's ``FlattenConsecutive``: probes and the judges of the visible tests.
 
-``flatten_consecutive_values`` and ``hierarchical_shapes`` are judged by the
-grader. Contexts are the lecture's 8 characters; batch sizes and channels come
+``flatten_consecutive_order`` and ``hierarchical_levels`` are the visible twins
+of the grader's hidden ``flatten_consecutive_values`` and ``hierarchical_shapes``
+(same probe and judge, the grader's own draw). Contexts are the lecture's 8 characters; batch sizes and channels come
 from the seed.
 """
 import torch
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 
 from wavenet.checks.layers import call_name
 from wavenet.checks.oracle import VOCAB, hierarchical_count
-from wavenet.checks.probe import probe, randint, randn
+from wavenet.checks.probe import bind, probe, randint, randn, twin
 from wavenet.checks.verdict import fail, judge
 
 
@@ -49,6 +50,11 @@ def _(inp, d):
                  "view it as (B, T // n, C * n)")
 
 
+# the cause of every failure that comes from not squeezing the size-1 middle dim when n == T: the tests after
+# the first that fails from it say so ("the same error as in ...") instead of a new mistake
+NO_SQUEEZE = ("shape", "no_squeeze")
+
+
 @probe("flatten_consecutive_full", inputs=_fc_inputs)
 def _(learner, inp, FlattenConsecutive):
     return {"shapes": _shapes(learner, FlattenConsecutive, inp["full"])}
@@ -59,7 +65,7 @@ def _(inp, d):
     for (n, (B, T, C)), got in zip(inp["full"], d.shapes("shapes", len(inp["full"]))):
         if tuple(got) == (B, 1, T * C):
             fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}: when T == n the middle "
-                 "dim has size 1, squeeze it (x.squeeze(1)) so the output is (B, C*n)")
+                 "dim has size 1, squeeze it (x.squeeze(1)) so the output is (B, C*n)", cause=NO_SQUEEZE)
         if tuple(got) != (B, T * C):
             fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {(B, T * C)}")
 
@@ -76,10 +82,11 @@ def _(inp, d):
         if tuple(got) != want:
             hint = (": squeeze only dim 1 (x.squeeze(1)); x.squeeze() also drops a batch of one"
                     if len(got) < len(want) else "")
-            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {want}{hint}")
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {want}{hint}",
+                 cause=NO_SQUEEZE if n == T and tuple(got) == (B, 1, T * C) else None)
 
 
-@probe("flatten_consecutive_values", inputs=_fc_inputs)
+@probe("flatten_consecutive_values", hidden=True, inputs=_fc_inputs)
 def _(learner, inp, FlattenConsecutive):
     return {"outs": [_run(learner, FlattenConsecutive, n, inp["x"]) for n in (2, 4, 8)]}
 
@@ -129,7 +136,7 @@ class RefBatchNorm1d:
         return self.bn(x) if x.ndim == 2 else self.bn(x.permute(0, 2, 1)).permute(0, 2, 1).contiguous()
 
 
-@probe("hierarchical_shapes", inputs=_fc_inputs)
+@probe("hierarchical_shapes", hidden=True, inputs=_fc_inputs)
 def _(learner, inp, FlattenConsecutive):
     h = inp["hier"]
     torch.manual_seed(h["seed"])
@@ -145,3 +152,54 @@ def _(learner, inp, FlattenConsecutive):
         fan_in = h["n_hidden"]
     logits = RefLinear(fan_in, VOCAB)(x)
     return {"shapes": shapes, "logits": list(logits.shape)}
+
+
+
+def flatten_consecutive_order(inp, d):
+    """Each output vector is n consecutive positions, one after another (tests flatten_consecutive_order,
+    flatten_consecutive_values)."""
+    x = inp["x"]
+    B, T, C = x.shape
+    for n, out in zip((2, 4, 8), d.tensors("outs", 3)):
+        want = x.reshape(B, T // n, C * n)
+        if n == T:
+            want = want.squeeze(1)
+        if out.shape != want.shape:
+            unsqueezed = n == T and tuple(out.shape) == (B, 1, C * n)
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(out.shape)}, not {tuple(want.shape)}"
+                 + (": when T == n the middle dim has size 1, squeeze it (x.squeeze(1))" if unsqueezed else ""),
+                 cause=NO_SQUEEZE if unsqueezed else None)
+        if torch.equal(out, want):
+            continue
+        mixed = x.reshape(B, T // n, n, C).transpose(2, 3).reshape(want.shape)
+        if torch.equal(out, mixed):
+            fail(f"FlattenConsecutive({n}) interleaves the channels of the {n} positions (a transpose/permute "
+                 "before reshaping): keep each position's C values together, x.view(B, T // n, C * n)")
+        fail(f"FlattenConsecutive({n})'s output does not hold positions i*n ... i*n+n-1 one after another: "
+             "use x.view(B, T // n, C * n) on the (B, T, C) input")
+
+
+def hierarchical_levels(inp, d):
+    """The learner's FlattenConsecutive(2) at each level of the lecture's model (tests hierarchical_levels,
+    hierarchical_shapes)."""
+    h = inp["hier"]
+    B, e, hid = h["B"], h["n_embd"], h["n_hidden"]
+    wants = [(B, 4, 2 * e), (B, 2, 2 * hid), (B, 2 * hid)]
+    shapes = d.shapes("shapes")
+    for level, (want, got) in enumerate(zip(wants, shapes), start=1):
+        if tuple(got) != want:
+            fail(f"in the hierarchical model the level-{level} FlattenConsecutive(2) gave {tuple(got)}, not {want}",
+                 cause=NO_SQUEEZE if level == 3 and tuple(got) == (B, 1, 2 * hid) else None)
+    if len(shapes) != 3 or d.shape("logits") != (B, VOCAB):
+        fail(f"the hierarchical model's logits for a ({B}, 8) batch are not ({B}, {VOCAB})")
+
+
+twin("flatten_consecutive_order", "flatten_consecutive_values")
+twin("hierarchical_levels", "hierarchical_shapes")
+judge("flatten_consecutive_order")(flatten_consecutive_order)
+judge("hierarchical_levels")(hierarchical_levels)
+
+# every test of FlattenConsecutive also checks the values it computes (probe.bind)
+for test in ("flatten_consecutive_pairs", "flatten_consecutive_full", "flatten_consecutive_batch_of_one",
+             "flatten_consecutive_parameters", "hierarchical_shapes", "hierarchical_levels"):
+    bind(test, "flatten_consecutive_order")

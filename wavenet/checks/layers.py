@@ -8,8 +8,8 @@ right output is fixed by the seed alone.
 """
 import torch
 
-from wavenet.checks.oracle import close
-from wavenet.checks.probe import probe, randint, randn
+from wavenet.checks.oracle import bn_dims, bn_eval, bn_running, bn_train, bn_train_biased, close, maxdiff
+from wavenet.checks.probe import bind, probe, randint, randn, twin
 from wavenet.checks.verdict import fail, judge
 
 # ---------------------------------------------------------------- shared pieces
@@ -105,7 +105,7 @@ def _(inp, d):
             fail(f"{what} on a {tuple(x.shape)} input gave shape {tuple(got)}, not {want}")
 
 
-@probe("linear_forward", inputs=_linear_inputs)
+@probe("linear_forward", hidden=True, inputs=_linear_inputs)
 def _(learner, inp, Linear):
     lin, what = _new_linear(learner, inp, Linear)
     _weight(learner, lin, what, inp["fan_in"], inp["fan_out"])
@@ -422,19 +422,19 @@ def running_stats(learner, inp, BatchNorm1d):
     return {"runs": runs}
 
 
-probe("batchnorm_train_output", inputs=_bn_values_inputs)(
+probe("batchnorm_train_output", hidden=True, inputs=_bn_values_inputs)(
     lambda learner, inp, BatchNorm1d, ndim=2: train_outputs(learner, inp, BatchNorm1d))
-probe("batchnorm_running_stats", inputs=_bn_values_inputs)(
+probe("batchnorm_running_stats", hidden=True, inputs=_bn_values_inputs)(
     lambda learner, inp, BatchNorm1d, ndim=2: running_stats(learner, inp, BatchNorm1d))
 
 
-@probe("batchnorm_2d_still_works", inputs=lambda gen: _bn_values_inputs(gen, ndim=2))
+@probe("batchnorm_2d_still_works", hidden=True, inputs=lambda gen: _bn_values_inputs(gen, ndim=2))
 def _(learner, inp, BatchNorm1d):
     return {"train_output": train_outputs(learner, inp, BatchNorm1d),
             "running_stats": running_stats(learner, inp, BatchNorm1d)}
 
 
-@probe("batchnorm_eval", inputs=_bn_values_inputs)
+@probe("batchnorm_eval", hidden=True, inputs=_bn_values_inputs)
 def _(learner, inp, BatchNorm1d, ndim=2):
     ev, C = inp["eval"], inp["C"]
     what = call_name("BatchNorm1d", C)
@@ -515,3 +515,156 @@ def _(inp, d):
             fail(f"Tanh()(x) for x of shape {tuple(x.shape)} is not torch.tanh(x)")
     if d.int("n"):
         fail("Tanh().parameters() is not empty: Tanh has nothing to learn, return []")
+
+
+# ---------------------------------------------------------------- values: the visible twins of the hidden tests
+# One judge per concept, run by a visible test here (the learner's seed) and by the grader's hidden test of
+# the same concept (autograder/judges/layers.py: the grader's inputs), so a visible case hard-coded earns nothing.
+
+
+def linear_values(inp, d):
+    """x @ weight + bias with the grader's weight and bias (tests linear_values and linear_forward)."""
+    what = call_name("Linear", inp["fan_in"], inp["fan_out"])
+    W, b = inp["W"], inp["b"]
+    for x, out in zip(inp["xs"][:2], d.tensors("outs", 2)):
+        ref = x @ W + b
+        if close(out, ref):
+            continue
+        if close(out, x @ W):
+            fail("Linear's output is x @ weight without the bias: add self.bias when it is not None")
+        if tuple(out.shape) != tuple(ref.shape):
+            fail(f"{what}(x) for x of shape {tuple(x.shape)} has shape {tuple(out.shape)}, not {tuple(ref.shape)}")
+        fail(f"{what}(x) for x of shape {tuple(x.shape)} differs from x @ weight + bias "
+             f"(max abs difference {maxdiff(out, ref):.3g})")
+
+
+def train_output(inp, d, ndim=2):
+    C = inp["C"]
+    for case, out in zip(inp["outputs"], d.tensors("outs", len(inp["outputs"]))):
+        x, gamma, beta = case["x"], case["gamma"], case["beta"]
+        eps = case["kwargs"].get("eps", 1e-5)
+        what = call_name("BatchNorm1d", C, **case["kwargs"])
+        ref = bn_train(x, gamma, beta, eps)
+        if close(out, ref):
+            continue
+        if tuple(out.shape) != tuple(x.shape):
+            fail(f"{what} on a {tuple(x.shape)} input gave shape {tuple(out.shape)}: the output keeps the "
+                 "input's shape")
+        if close(out, bn_train_biased(x, gamma, beta, eps)):
+            fail(f"{what} normalises with the biased variance (unbiased=False / correction=0); "
+                 "the lecture uses x.var(dims), the unbiased one")
+        if ndim == 3 and close(out, gamma * (x - x.mean(0)) / torch.sqrt(x.var(0) + eps) + beta):
+            fail(f"{what} on 3-D input takes statistics over dim 0 only (one per position and channel): "
+                 "reduce over dims (0, 1) so every channel has one mean and one variance")
+        dims = bn_dims(ndim)
+        if "eps" in case["kwargs"] and close(out, gamma * (x - x.mean(dims)) / x.var(dims).sqrt() + beta, atol=1e-3):
+            fail(f"{what} ignores eps: divide by torch.sqrt(var + eps)")
+        fail(f"{what} in training mode on a {tuple(x.shape)} input differs from "
+             f"gamma * (x - mean) / sqrt(var + eps) + beta over dims {dims} "
+             f"(max abs difference {maxdiff(out, ref):.3g})")
+
+
+def running_stats_judge(inp, d, ndim=2):
+    C = inp["C"]
+    dims = bn_dims(ndim)
+    for run, start, rec in zip(inp["runs"], inp["starts"], d.subs("runs", len(inp["runs"]))):
+        momentum = run["kwargs"].get("momentum", 0.1)
+        what = call_name("BatchNorm1d", C, **run["kwargs"])
+        seen = rec.list("stats", len(run["batches"]) + 1)
+        for k, pair in enumerate(seen):
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, torch.Tensor) for t in pair)):
+                fail("the test's data was malformed (running statistics): the notebook's code interfered with the "
+                     "test, which gets no credit")
+            for name, t in zip(("running_mean", "running_var"), pair):
+                if t.numel() != C:
+                    when = f" after {k} training step(s)" if k else ""
+                    fail(count_message(what, name, t.numel(), C, when))
+        # torch's BatchNorm1d from the grader's start, which the probe wrote into the learner's tensors: never
+        # from the learner's own (one of 1e8 would hide in the tolerance an update that ignores the batch)
+        for i, (name, key) in enumerate((("running_mean", "mean"), ("running_var", "var"))):
+            if not close(seen[0][i].reshape(-1), start[key]):
+                fail(f"{what}.{name} did not keep the values written into it before training: keep the "
+                     "running statistics in the tensors running_mean and running_var")
+        want = bn_running(run["batches"], 1e-5, momentum, start["mean"], start["var"])
+        for k, (x, got, ref) in enumerate(zip(run["batches"], seen[1:], want), start=1):
+            before = seen[k - 1]
+            for i, name in enumerate(("running_mean", "running_var")):
+                if close(got[i], ref[i]):
+                    continue
+                stat = x.mean(dims) if i == 0 else x.var(dims)
+                if torch.equal(got[i], before[i]):
+                    fail(f"{what}.{name} did not change in a training step: update it in __call__ "
+                         "when self.training is True")
+                if close(got[i], stat):
+                    fail(f"{what}.{name} equals the last batch's statistic: blend it in, "
+                         "running = (1 - momentum) * running + momentum * batch")
+                if i == 1 and close(got[i], (1 - momentum) * before[i] + momentum * x.var(dims, unbiased=False)):
+                    fail(f"{what}.running_var uses the biased batch variance: use x.var(dims), the unbiased one "
+                         "(torch.nn.BatchNorm1d does too)")
+                if momentum != 0.1 and close(got[i], 0.9 * before[i] + 0.1 * stat):
+                    fail(f"{what} ignores its momentum argument (it blends with 0.1): use self.momentum")
+                if close(got[i], momentum * before[i] + (1 - momentum) * stat):
+                    fail(f"{what}.{name} weighs the old value by momentum: "
+                         "running = (1 - momentum) * running + momentum * batch")
+                if k > 1:
+                    fail(f"{what}.{name} is right after one step but off after {k} (max abs difference "
+                         f"{maxdiff(got[i], ref[i]):.3g}): keep blending into the running value, "
+                         "running = (1 - momentum) * running + momentum * batch, using self.momentum")
+                fail(f"{what}.{name} after one {tuple(x.shape)} batch differs from torch.nn.BatchNorm1d's "
+                     f"(max abs difference {maxdiff(got[i], ref[i]):.3g}): "
+                     f"running = (1 - momentum) * running + momentum * batch statistic over dims {dims}")
+
+
+def bn_2d_after_3d(inp, d):
+    """Training output and running statistics on 2-D input (tests batchnorm_2d_after_3d, batchnorm_2d_still_works)."""
+    train_output(inp, d.sub("train_output"), ndim=2)
+    running_stats_judge(inp, d.sub("running_stats"), ndim=2)
+
+
+def bn_eval_values(inp, d, ndim=2):
+    """Eval mode uses the running statistics and leaves them alone (tests batchnorm_eval_values, batchnorm_eval)."""
+    ev, C = inp["eval"], inp["C"]
+    what = call_name("BatchNorm1d", C)
+    before, after = d.tensors("before", 2), d.tensors("after", 2)
+    if any(b.shape != a.shape or not torch.equal(b, a) for b, a in zip(before, after)):
+        fail(f"{what} changed its running statistics in eval mode: update them only when self.training is True")
+    # the grader's statistics, written into the layer; or, when it keeps another number of them (the
+    # stats-count test reports that), the layer's own, in whatever shape broadcasts
+    mean, var = [ev[k] if t.numel() == C else t for k, t in zip(("mean", "var"), before)]
+    x, out = ev["x"], d.tensor("out")
+    ref = (ev["gamma"] * (x - mean) / torch.sqrt(var + 1e-5) + ev["beta"] if mean.numel() != C
+           else bn_eval(x, ev["gamma"], ev["beta"], mean, var, 1e-5))
+    if not close(out, ref):
+        if close(out, bn_train(x, ev["gamma"], ev["beta"], 1e-5)) or \
+                close(out, bn_train_biased(x, ev["gamma"], ev["beta"], 1e-5)):
+            fail(f"{what} in eval mode normalises with the batch's own statistics: "
+                 "use running_mean and running_var when self.training is False")
+        fail(f"{what} in eval mode differs from gamma * (x - running_mean) / sqrt(running_var + eps) + beta "
+             f"(max abs difference {maxdiff(out, ref) if out.shape == ref.shape else float('nan'):.3g})")
+    one = d.tensor("one")
+    if not torch.isfinite(one).all():
+        fail(f"{what} in eval mode gave non-finite values for a single example: "
+             "a batch of one has no variance, so eval mode must use the running statistics")
+    if not close(one, out[:1]):
+        fail(f"{what} in eval mode gives a single example a different output than the same example in a batch: "
+             "eval mode must not look at the batch")
+
+
+for visible, hidden in (("linear_values", "linear_forward"), ("batchnorm_train_values", "batchnorm_train_output"),
+                        ("batchnorm_running_update", "batchnorm_running_stats"),
+                        ("batchnorm_eval_values", "batchnorm_eval"), ("batchnorm_2d_after_3d", "batchnorm_2d_still_works")):
+    twin(visible, hidden)
+judge("linear_values")(linear_values)
+judge("batchnorm_train_values")(train_output)
+judge("batchnorm_running_update")(running_stats_judge)
+judge("batchnorm_eval_values")(bn_eval_values)
+judge("batchnorm_2d_after_3d")(bn_2d_after_3d)
+
+# every test of a Linear or a BatchNorm1d also checks the values it computes (probe.bind): never structure alone
+for test in ("linear_shapes", "linear_init", "linear_parameters", "linear_no_bias"):
+    bind(test, "linear_values")
+for test, opts in (("batchnorm_shapes", lambda ndims=(2, 3), **o: {"ndim": max(ndims)}),
+                   ("batchnorm_stats_count", lambda ndim=3, **o: {"ndim": ndim}),
+                   ("batchnorm_no_graph", lambda ndim=2, **o: {"ndim": ndim}),
+                   ("batchnorm_init", lambda **o: {"ndim": 2}), ("batchnorm_parameters", lambda **o: {"ndim": 2})):
+    bind(test, "batchnorm_train_values", opts)

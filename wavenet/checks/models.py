@@ -9,6 +9,7 @@ loop :func:`wavenet.train.train`) and scores them on the evaluation inputs of
 :mod:`wavenet.checks.tasks` (:mod:`wavenet.checks.reference`).
 """
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from wavenet.checks.architecture import proof_inputs, prove
-from wavenet.checks.oracle import VOCAB, hierarchical_count, mlp_count
-from wavenet.checks.probe import Stop, probe, randint
+from wavenet.checks.oracle import VOCAB, close, hierarchical_count, maxdiff, mlp_count
+from wavenet.checks.probe import PROBES, Stop, bind, probe, randint, twin
 from wavenet.checks.verdict import fail, judge
 
 TARGETS = Path(__file__).with_name("targets")  # calibrated val-loss targets, one JSON per assignment
@@ -194,7 +195,7 @@ def _(inp, d, block_size):
              "in eval mode no layer may look at the rest of the batch")
 
 
-@probe("model_eval_mode", inputs=_logits_inputs)
+@probe("model_eval_mode", hidden=True, inputs=_logits_inputs)
 def _(learner, inp, build_model, set_training, block_size):
     torch.manual_seed(inp["seed"])
     model, what = build(learner, build_model)
@@ -208,6 +209,107 @@ def _(learner, inp, build_model, set_training, block_size):
         part = learner.output(f"{what} after set_training(model, False) on a {(inp['B2'], block_size)} batch",
                               model, x[:inp["B2"]])
     return {"one": one, "batch": list(batch.shape), "part": list(part.shape)}
+
+
+def model_eval_single(inp, d, block_size):
+    """After set_training(model, False) a single example gives finite logits (tests model_eval_single,
+    model_eval_mode)."""
+    B = inp["x"].shape[0]
+    if d.shape("part") != (inp["B2"], VOCAB):
+        fail(f"after set_training(model, False) a {(inp['B2'], block_size)} batch gives logits of shape "
+             f"{d.shape('part')}, not {(inp['B2'], VOCAB)}")
+    if d.shape("batch") != (B, VOCAB):
+        fail(f"after set_training(model, False) a {(B, block_size)} batch gives logits of shape {d.shape('batch')}, "
+             f"not {(B, VOCAB)}")
+    one = d.tensor("one")
+    if tuple(one.shape) != (1, VOCAB):
+        fail(f"after set_training(model, False) a single example gives logits of shape {tuple(one.shape)}, "
+             f"not {(1, VOCAB)}")
+    if not torch.isfinite(one).all():
+        fail("after set_training(model, False) a single example still gives non-finite logits: "
+             "set_training must reach the BatchNorm1d layer in model.layers")
+
+
+twin("model_eval_single", "model_eval_mode")
+judge("model_eval_single")(model_eval_single)
+
+
+# ---------------------------------------------------------------- the model's values
+
+def _values_inputs(gen, block_size=8, **options):
+    B = randint(16, 256, gen)
+    return {"x": torch.randint(0, VOCAB, (B, block_size), generator=gen), "seed": randint(0, 2**30, gen)}
+
+
+@probe("model_values", inputs=_values_inputs)
+def _(learner, inp, build_model, block_size=8):
+    """The logits, in training mode, of build_model() with the grader's values written into its parameters."""
+    model, what = build(learner, build_model)
+    ps = learner.parameters(model, what)
+    gen = torch.Generator().manual_seed(inp["seed"])
+    values = []
+    for p in ps:  # weights scaled by their fan-in, a BatchNorm's gamma near 1: logits of a sane size
+        v = torch.randn(p.shape, generator=gen) / (p.shape[0] ** 0.5 if p.ndim == 2 else 3.0)
+        values.append(v + 1.0 if p.ndim == 1 and len(values) % 3 == 2 else v)
+    with torch.no_grad():
+        for p, v in zip(ps, values):
+            learner.call(f"copying values into the parameters of {what}", p.copy_, v)
+    switch(model, True)
+    out = learner.output(f"{what} on a {tuple(inp['x'].shape)} batch", model, inp["x"])
+    return {"shapes": [list(p.shape) for p in ps], "logits": out}
+
+
+def reference_logits(params, x):
+    """The lecture's MLP or hierarchical model, training mode, from its parameters in the lecture's order."""
+    C, rest = params[0], list(params[1:])
+    h = C[x]                                                             # (B, T, n_embd)
+    B, T, _ = h.shape
+    W = rest.pop(0)
+    if W.shape[0] == h.shape[1] * h.shape[2]:                            # the MLP: one level over the whole context
+        h = h.reshape(B, -1)                                             # (B, T * n_embd)
+    else:
+        h = h.reshape(B, T // 2, -1)                                     # (B, T/2, 2 n_embd)
+    while True:
+        if h.ndim == 3 and h.shape[1] == 1:
+            h = h.squeeze(1)                                             # (B, 2 n_hidden)
+        h = h @ W                                                        # (..., n_hidden)
+        g, b = rest.pop(0), rest.pop(0)
+        dims = (0, 1) if h.ndim == 3 else 0
+        h = torch.tanh(g * (h - h.mean(dims, keepdim=True)) / torch.sqrt(h.var(dims, keepdim=True) + 1e-5) + b)
+        if len(rest) == 2:
+            break
+        W = rest.pop(0)
+        h = h.reshape(B, h.shape[1] // 2, -1)                            # (B, T'/2, 2 n_hidden)
+    Wo, bo = rest
+    return h @ Wo + bo                                                   # (B, 27)
+
+
+@judge("model_values")
+def _(inp, d, block_size=8):
+    shapes = [tuple(s) for s in d.shapes("shapes", len(d.d.get("shapes") or []))]
+    gen = torch.Generator().manual_seed(inp["seed"])
+    values = []
+    for shape in shapes:
+        v = torch.randn(shape, generator=gen) / (shape[0] ** 0.5 if len(shape) == 2 else 3.0)
+        values.append(v + 1.0 if len(shape) == 1 and len(values) % 3 == 2 else v)
+    try:
+        ref = reference_logits(values, inp["x"])
+    except Exception:  # parameters that are not the lecture's, in its order: the count tests say which
+        fail("build_model()'s parameters() are not the lecture's model's, in its order (embedding, then each "
+             "level's Linear weight, BatchNorm1d gamma and beta, then the last Linear's weight and bias)")
+    out = d.tensor("logits")
+    if not close(out, ref, rtol=1e-3, atol=1e-3):
+        fail(f"build_model()'s logits with given parameters differ from the lecture's model's (max abs difference "
+             f"{maxdiff(out, ref) if out.shape == ref.shape else float('nan'):.3g}): check the order of the layers, "
+             "a Tanh after every BatchNorm1d, and the layers' own values")
+
+
+for test, opts in (("mlp_param_count", lambda **o: {"block_size": 3}),
+                   ("model_logits", lambda block_size, **o: {"block_size": block_size}),
+                   ("model_eval_mode", lambda block_size, **o: {"block_size": block_size}),
+                   ("model_eval_single", lambda block_size, **o: {"block_size": block_size}),
+                   ("hierarchical_param_count", lambda **o: {"block_size": 8})):
+    bind(test, "model_values", opts)
 
 
 # ---------------------------------------------------------------- the validation-loss target
@@ -237,6 +339,38 @@ def windows_loss(model, xb, yb):
     return F.cross_entropy(model(xb), yb)
 
 
-@probe("val_loss", inputs=lambda gen, **options: proof_inputs(gen, "windows"))
+@probe("val_loss", hidden=True, inputs=lambda gen, **options: proof_inputs(gen, "windows"))
 def _(learner, inp, build_model, assignment=None):
     return prove(learner, build_model, inp, "build_model()")
+
+
+# ---------------------------------------------------------------- the verdict on a validation loss
+# One wording for the learner's try-it check (wavenet.checks.check_val_loss) and the grader's hidden test.
+
+HINTS = {"val_loss": "compare your layers with the lecture's (a Tanh after every BatchNorm1d, FlattenConsecutive(2) "
+                     "at each level)"}
+
+
+def below_target(loss, assignment, recipe, run, hint):
+    """Fail unless ``loss`` (after the grader's ``recipe``, described as ``run``) is at most ``assignment``'s
+    calibrated target; ``hint`` names what to compare."""
+    target = load_target(assignment)
+    if target["recipe"] != recipe:
+        fail(f"the grader's recipe changed since {assignment} was calibrated: "
+             f"run `python -m autograder calibrate {assignment}` (a course maintainer's job)")
+    if not math.isfinite(loss):
+        fail(f"validation loss is {loss} after the grader's training run: the model diverged or produced NaN")
+    if loss > target["threshold"]:
+        fail(f"validation loss {loss:.4f} after the grader's fixed run ({run}) is above the target "
+             f"{target['threshold']:.3f}: {hint}")
+
+
+def windows_run():
+    return f"{RECIPE['steps']} AdamW steps, batch {RECIPE['batch_size']}"
+
+
+# the val-loss test's spec: the data the grader trains the described layers on, how it trains and scores
+# them (wavenet/checks/reference.py), the object calibration trains, and how its verdict is worded
+PROBES["val_loss"].val_loss = {
+    "task": "windows", "object": "build_model", "recipe": RECIPE, "run": windows_run(), "hint": HINTS["val_loss"],
+    "loss_fn": windows_loss, "score": eval_logits, "what": "build_model()"}

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from wavenet.checks.layers import bump, call_name, deltas, set_mode, which
-from wavenet.checks.oracle import VOCAB, close
-from wavenet.checks.probe import probe, randint, randn
+from wavenet.checks.oracle import VOCAB, bn_train, close
+from wavenet.checks.probe import bind, probe, randint, randn, twin
 from wavenet.checks.verdict import fail, judge
 
 # ---------------------------------------------------------------- Embedding
@@ -74,11 +74,28 @@ def _(inp, d):
         fail("Flatten().parameters() is not empty: return []")
 
 
-@probe("flatten_values", inputs=_flatten_inputs)
+@probe("flatten_values", hidden=True, inputs=_flatten_inputs)
 def _(learner, inp, Flatten):
     fl = learner.call("Flatten()", Flatten)
     x = inp["xs"][0]
     return {"out": learner.output(f"Flatten() on a {tuple(x.shape)} input", fl, x)}
+
+
+def flatten_order(inp, d):
+    """Each row holds position 0's C values, then position 1's, ... (tests flatten_order, flatten_values)."""
+    x = inp["xs"][0]
+    B = x.shape[0]
+    out = d.tensor("out")
+    if close(out, x.reshape(B, -1), rtol=0, atol=0):
+        return
+    if close(out, x.transpose(1, 2).reshape(B, -1), rtol=0, atol=0):
+        fail("Flatten() interleaves the positions channel by channel (a transpose/permute before reshaping): "
+             "keep each position's C values together, x.view(B, -1)")
+    fail("Flatten()(x) does not put each position's C values one after another: use x.view(x.shape[0], -1)")
+
+
+twin("flatten_order", "flatten_values")
+judge("flatten_order")(flatten_order)
 
 
 # ---------------------------------------------------------------- Sequential
@@ -174,7 +191,8 @@ class Holder:
 
 def _set_training_inputs(gen):
     flags = [bool(torch.rand((), generator=gen) < 0.5) for _ in range(20)]  # a sequence no other run shares
-    return {"flags": [False, True] + flags, "start": [True, True, False]}
+    return {"flags": [False, True] + flags, "start": [True, True, False],
+            "x": randn(randint(8, 200, gen), 4, gen=gen, std=2.0, mean=1.0)}  # drawn last: the draws above stay
 
 
 @probe("set_training", inputs=_set_training_inputs)
@@ -183,11 +201,14 @@ def _(learner, inp, set_training, BatchNorm1d):
     for bn, start in zip(bns, inp["start"]):
         set_mode(learner, bn, start, "BatchNorm1d(4)")
     model = Holder([Plain(), bns[0], Plain(), bns[1], bns[2]])
-    seen = []
-    for flag in inp["flags"]:
+    seen, outs = [], []
+    x = inp["x"]
+    for k, flag in enumerate(inp["flags"]):
         learner.call(f"set_training(model, {flag})", set_training, model, flag)
         seen.append([getattr(bn, "training", None) for bn in bns])
-    return {"flags": seen}
+        if k < 2:  # what the first layer then computes: eval mode (fresh running statistics), then training mode
+            outs.append(learner.output(f"BatchNorm1d(4) on a {tuple(x.shape)} input", bns[0], x))
+    return {"flags": seen, "outs": outs}
 
 
 @judge("set_training")
@@ -198,3 +219,15 @@ def _(inp, d):
         if any(g is not flag for g in got):
             fail(f"after set_training(model, {flag}) the layers' training flags are {got}: "
                  f"set layer.training = {flag} on every layer in model.layers that has the flag")
+    x = inp["x"]
+    ones, zeros = torch.ones(4), torch.zeros(4)
+    for flag, out, ref in zip(inp["flags"][:2], d.tensors("outs", 2),
+                              (x / (1 + 1e-5) ** 0.5, bn_train(x, ones, zeros, 1e-5))):
+        if not close(out, ref):
+            fail(f"after set_training(model, {flag}) the first BatchNorm1d does not compute what its "
+                 f"{'training' if flag else 'eval'} mode does: set_training must set layer.training on the "
+                 "layers themselves")
+
+# a Flatten's and a Sequential's tests also check the values they compute (probe.bind)
+bind("flatten_shapes", "flatten_order")
+bind("sequential_parameters", "sequential_forward")

@@ -25,32 +25,106 @@ import hashlib
 import linecache
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
-PROBES = {}
+PROBES = {}  # every test's one spec, by name (see Spec)
 VOCAB = 27
 
 
 @dataclass
-class Probe:
-    """A registered probe: ``inputs(gen, **options)`` draws its inputs, ``run(learner, inputs, *objects, **options)``
-    measures the learner's objects on them."""
+class Spec:
+    """Everything about one test, in one place, read by the learner's check, the grader, calibration and the tests.
+
+    ``inputs(gen, **options)`` draws its inputs, ``run(learner, inputs, *objects, **options)`` (its probe)
+    measures the learner's objects on them, ``judge(inputs, data, **options)`` decides. A hidden test's spec is
+    declared here with ``hidden=True``; its judge is registered by the grader's package only
+    (``autograder/judges``), so outside a judged run it fails closed. ``twin_of``: the hidden test whose probe and
+    judge a visible test shares (:func:`twin`); ``bind``: ``(values test, options)`` whose data this test's data
+    also holds (:func:`bind`); ``val_loss``: for the tests that train, the task, recipe and the rest of the
+    grader's run (:mod:`wavenet.checks.models`, :mod:`wavenet.checks.conv`)."""
     name: str
     inputs: Callable
     run: Callable
+    judge: Optional[Callable] = None
+    hidden: bool = False
+    twin_of: Optional[str] = None
+    bind: Optional[tuple] = None
+    val_loss: Optional[dict] = None
+
+    @property
+    def arity(self):
+        """How many of the learner's objects the probe takes (those after ``learner`` and ``inputs``)."""
+        import inspect
+        params = list(inspect.signature(self.run).parameters.values())[2:]
+        return sum(1 for p in params if p.default is inspect.Parameter.empty
+                   and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
-def probe(name, inputs=None):
-    """Register the decorated function as the probe of test ``name``."""
+class View(Mapping):
+    """A read-only ``{test name: value}`` of the specs, ``pick(spec)`` each (``None``: left out)."""
+
+    def __init__(self, pick):
+        self.pick = pick
+
+    def _items(self):
+        return {name: v for name, spec in PROBES.items() if (v := self.pick(spec)) is not None}
+
+    def __getitem__(self, name):
+        return self._items()[name]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self):
+        return len(self._items())
+
+
+TWINS = View(lambda s: s.twin_of)    # visible test -> the hidden test of the same concept whose probe it shares
+BINDS = View(lambda s: s.bind)       # test -> (values test, options of the values test from the test's options)
+HIDDEN = View(lambda s: s.name if s.hidden else None)
+
+
+def probe(name, inputs=None, hidden=False, val_loss=None):
+    """Register the decorated function as the probe of test ``name`` (its spec: :class:`Spec`)."""
     def register(fn):
         if name in PROBES:
             raise ValueError(f"two probes named {name!r}")
-        PROBES[name] = Probe(name, inputs or (lambda gen, **options: {}), fn)
+        PROBES[name] = Spec(name, inputs or (lambda gen, **options: {}), fn, hidden=hidden, val_loss=val_loss)
         return fn
     return register
+
+
+def twin(name, of):
+    """Register test ``name`` with the probe (and, in the package, the judge) of hidden test ``of``: the same
+    measurement, drawn from its own seed (a visible test and the hidden test of the same concept draw different
+    inputs); its judge is registered with :func:`wavenet.checks.verdict.judge`."""
+    if name in PROBES:
+        raise ValueError(f"two probes named {name!r}")
+    PROBES[name] = Spec(name, PROBES[of].inputs, PROBES[of].run, twin_of=of)
+
+
+def bind(name, values, options=lambda **o: {}):
+    """Test ``name``'s data also holds the data of test ``values`` (a test of the values the object under test
+    computes, on its own draw of inputs), which the grader judges against its reference: a test is never
+    passed by structure alone (shapes, counts, flags answered from the seed without the learner's code).
+    ``options(**name's options)`` gives the values test's options."""
+    PROBES[name].bind = (values, options)
+
+
+def bind_key(name):
+    """The name the inputs of test ``name``'s values check are drawn under (a draw of their own)."""
+    return f"{name}>{BINDS[name][0]}"
+
+
+def bind_inputs(name, seed, options=None):
+    values, opts = BINDS[name]
+    gen = torch.Generator().manual_seed(seed_for(seed, bind_key(name)))
+    vopts = opts(**(options or {}))
+    return PROBES[values].inputs(gen, **vopts), vopts
 
 
 def seed_for(seed, name):
@@ -182,6 +256,28 @@ def quiet_and_private():
             torch.set_num_threads(threads)
 
 
+def from_course(obj):
+    """``(name, module)`` when ``obj`` is one of the course's own classes or functions (``wavenet.nn.Tanh``,
+    imported where the exercise asks for the learner's own), else ``None``."""
+    try:
+        module, name = getattr(obj, "__module__", None), getattr(obj, "__name__", None)
+    except Exception:  # an object whose attributes raise is the learner's own, whatever it is
+        return None
+    if isinstance(module, str) and isinstance(name, str) and (module == "wavenet" or module.startswith("wavenet.")) \
+            and not module.startswith("wavenet.checks"):
+        return name, module
+    return None
+
+
+def course_stop(name, objects):
+    """The record of test ``name`` given the course's own class where the exercise asks for the learner's
+    (its first object), else ``None``."""
+    course = from_course(objects[0]) if objects else None
+    if course is None:
+        return None
+    return {"v": 1, "test": name, "stop": {"kind": "course", "what": course[0], "module": course[1]}}
+
+
 def run(name, objects, options=None, seed=0):
     """Run the probe of test ``name`` on the learner's ``objects``; return its record (plain data)."""
     options = dict(options or {})
@@ -192,4 +288,13 @@ def run(name, objects, options=None, seed=0):
             record["data"] = PROBES[name].run(Learner(), inp, *objects, **options)
         except Stop as s:
             record["stop"] = s.reason
+            return record
+        if name in BINDS:  # the values the object computes, which the grader checks too (see bind)
+            values = BINDS[name][0]
+            binp, bopts = bind_inputs(name, seed, options)
+            try:
+                record["bind"] = {"data": PROBES[values].run(Learner(), binp, *objects[:PROBES[values].arity],
+                                                             **bopts)}
+            except Stop as s:
+                record["bind"] = {"stop": s.reason}
     return record

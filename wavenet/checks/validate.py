@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CHECK_CALL = re.compile(r'^\s*check\(\s*"([A-Za-z0-9_]+)"', re.M)  # a visible test cell's call
 
 
 def _first_line(source):
@@ -59,6 +60,12 @@ def problems_of(nb):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        call = CHECK_CALL.search(cell.source) if _is_test(cell) else None
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        printed = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        if call and not errors and f"passed: {call.group(1)}" not in printed:  # what the grader will say too
+            out.append(f"test did not report a result ({_label(cell, i)}: {_first_line(cell.source)}): the "
+                       "notebook replaced or silenced the course's check")
         for o in cell.get("outputs", []):
             if o.get("output_type") != "error":
                 continue

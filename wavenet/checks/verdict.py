@@ -24,7 +24,8 @@ from typing import Callable, Optional
 from wavenet.checks import probe as probes
 from wavenet.checks.wire import Data, Malformed, finite
 
-JUDGES = {}
+# the visible tests' judges (a view of the specs, wavenet.checks.probe.Spec): a hidden test's is the grader's
+JUDGES = probes.View(lambda s: s.judge if not s.hidden else None)
 
 
 class Fail(Exception):
@@ -41,11 +42,14 @@ def fail(message, cause=None):
 
 
 def judge(name):
-    """Register the decorated ``fn(inputs, data, **options)`` as the judge of test ``name``."""
+    """Register the decorated ``fn(inputs, data, **options)`` as the judge of visible test ``name`` (in its spec)."""
     def register(fn):
-        if name in JUDGES:
+        spec = probes.PROBES[name]
+        if spec.hidden:
+            raise ValueError(f"{name!r} is a hidden test: its judge is the grader's (autograder/judges)")
+        if spec.judge is not None:
             raise ValueError(f"two judges named {name!r}")
-        JUDGES[name] = fn
+        spec.judge = fn
         return fn
     return register
 
@@ -126,6 +130,35 @@ SHAPE_HINTS = {
 }
 
 
+def course_message(name, module=None):
+    """The one wording for the course's own class (or function) used where the exercise asks for the learner's."""
+    place = f"`from {module} import {name}`" if module else f"an import of the course's {name}"
+    return (f"{name} is the course's own, imported ({place}), not yours: this exercise asks you to write {name} "
+            f"yourself in its answer cell. Delete that import (the grader's kernel does not have the course's "
+            f"{name}, so there the test cannot even start)")
+
+
+# words an exception's own message may hold in a message the grader shows after hidden test code reached the
+# kernel (with the course's WORDS and numbers): the usual wording of Python's and torch's errors
+EXCEPTION_WORDS = set("""
+is not are be can cannot must should has have had no object attribute defined expected got but was were
+size sizes shape shapes dimension dimensions dim dims match matches mismatch multiplied mat1 mat2 tensor tensors
+index out range argument arguments positional keyword missing required takes given callable subscriptable
+iterable int float str list tuple dict NoneType type types invalid for of to in with at or and the a an
+element elements number numbers view reshape input output sizes stride contiguous compatible broadcast
+non singleton value values unexpected zero division by only one two three four
+""".split())
+
+
+def exception_text(text):
+    """The first line of an exception's message if it is made only of known words, numbers and punctuation
+    (an exception's message is kernel text: after hidden test code reached the kernel, nothing else is shown)."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    line = re.sub(r"(\d)x(\d)", r"\1 x \2", text.strip().splitlines()[0][:200])
+    return safe_words(line, EXCEPTION_WORDS)
+
+
 def stop_message(reason, safe=False, where=None):
     """``(message, cause)`` for a probe that stopped; ``where`` places a learner line in a cell (the grader)."""
     if not isinstance(reason, dict):
@@ -151,9 +184,20 @@ def stop_message(reason, safe=False, where=None):
         text = reason.get("message")
         if not safe and isinstance(text, str) and text.strip():
             msg += f": {text.strip().splitlines()[0][:200]}"
+        elif safe and exception_text(text):  # the learner's check shows it: the grader too, when it is plain words
+            msg += f": {exception_text(text)}"
         if place:
             msg += f" (at {place})"
         return msg, cause
+    if kind == "course":
+        name = reason.get("what") if isinstance(reason.get("what"), str) and re.fullmatch(
+            r"[A-Za-z_][A-Za-z0-9_]{0,60}", reason["what"]) else None
+        module = reason.get("module") if isinstance(reason.get("module"), str) and re.fullmatch(
+            r"wavenet(\.[a-z_]{1,30}){0,3}", reason["module"]) else None
+        if name is None or (safe and name not in WORDS):
+            return "the test was given one of the course's own classes, not yours: write it in its answer cell", \
+                ("course", None)
+        return course_message(name, module), ("course", name)
     if kind == "missing":
         name = reason.get("name") if reason.get("name") in WORDS else None
         if name is None:
@@ -192,6 +236,10 @@ def stop_message(reason, safe=False, where=None):
 
 # ---------------------------------------------------------------- the verdict
 
+# what a test says when its own check passed but the values it also checks (probe.bind) did not
+BOUND = " (every test of it also checks the values it computes)"
+
+
 def verdict(name, options, seed, record, judges=None, safe=False, where=None):
     """Judge one test.
 
@@ -229,6 +277,30 @@ def verdict(name, options, seed, record, judges=None, safe=False, where=None):
     except Exception as e:  # data that does not fit the inputs (a shape the judge cannot compare): no credit
         return Verdict(False, f"the test's data does not fit its inputs ({type(e).__name__}): the notebook's "
                               "code interfered with the test, which gets no credit")
+    if name in probes.BINDS:  # the values the object computes, judged as their own test judges them
+        values = probes.BINDS[name][0]
+        bound = record.get("bind")
+        if not isinstance(bound, dict) or ("data" in bound) == ("stop" in bound) or values not in judges:
+            return Verdict(False, "the test's data lacks the values the grader checks (what your code computes on "
+                                  "the grader's inputs): the notebook's code interfered with the test, which gets "
+                                  "no credit")
+        if "stop" in bound:
+            message, cause = stop_message(bound["stop"], safe, where)
+            return Verdict(False, message + BOUND, cause)
+        binp, bopts = probes.bind_inputs(name, seed, options)
+        try:
+            judges[values](binp, Data(bound["data"]), **bopts)
+        except Fail as e:
+            return Verdict(False, f"{e}{BOUND}", e.cause)
+        except Malformed as e:
+            return Verdict(False, f"the test's data was malformed ({e}): the notebook's code interfered with "
+                                  "the test, which gets no credit")
+        except Exception as e:
+            return Verdict(False, f"the test's data does not fit its inputs ({type(e).__name__}): the notebook's "
+                                  "code interfered with the test, which gets no credit")
+        if not finite(bound["data"]):
+            return Verdict(False, "the test's results hold NaN or infinite values, which no correct implementation "
+                                  "gives here")
     if not finite(record["data"]):  # after the judge, whose own message for NaN, where it has one, is better
         return Verdict(False, "the test's results hold NaN or infinite values, which no correct implementation "
                               "gives here: look for a division by zero, the square root of a negative number, or "
