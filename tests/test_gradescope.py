@@ -178,7 +178,7 @@ def test_ungradable_submission_scores_zero_and_says_why(files, says, autograder_
     assert json.loads((tree / "results" / "results.json").read_text()) == results
     assert results["score"] == 0 and all(t["score"] == 0 for t in results["tests"])
     assert says in results["output"] and all(says in t["output"] for t in results["tests"])
-    assert sum(t["max_score"] for t in results["tests"]) == 7
+    assert sum(t["max_score"] for t in results["tests"]) == Assignment(A).max_score
 
 
 def test_without_bubblewrap_the_container_is_the_boundary(monkeypatch):
