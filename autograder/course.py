@@ -34,6 +34,8 @@ def configure(c, root=None, limits=None, unsafe=False):
     c.CourseDirectory.release_directory = "release"
     c.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
     c.CourseDirectory.course_id = os.environ.get("WAVENET_COURSE_ID", COURSE_ID)
+    # collect refuses links and forged owners, and takes the time a submission reached the exchange
+    c.ExchangeFactory.collect = "autograder.classroom.exchange.SafeCollect"
     pipeline.configure(c, limits=limits, unsafe=unsafe)
     return c
 
