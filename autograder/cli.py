@@ -50,7 +50,10 @@ def _limit_args(p):
     p.add_argument("--processes", type=int, default=d.processes, help=f"processes at once (default {d.processes})")
     p.add_argument("--cpu-seconds", type=int, default=d.cpu_seconds, help=f"CPU time in all (default {d.cpu_seconds})")
     p.add_argument("--disk", type=_memory, default=d.disk, help="bytes a submission may write (default 256M)")
-    p.add_argument("--max-output", type=int, default=d.max_output_bytes, help="bytes of output per cell (default 1e6)")
+    p.add_argument("--max-output", type=int, default=d.max_output_bytes,
+                   help=f"bytes of output per cell (default {d.max_output_bytes:.0e})")
+    p.add_argument("--notebook-output", type=int, default=d.notebook_output_bytes,
+                   help=f"bytes of output of all cells together (default {d.notebook_output_bytes:.0e})")
     p.add_argument("--unsafe", action="store_true",
                    help="grade without a sandbox where none is possible (only for notebooks you trust)")
 
@@ -59,7 +62,7 @@ def _limits(args):
     from autograder.sandbox.limits import Limits
     return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory=int(args.memory),
                   processes=args.processes, cpu_seconds=args.cpu_seconds, disk=int(args.disk),
-                  max_output_bytes=args.max_output)
+                  max_output_bytes=args.max_output, notebook_output_bytes=args.notebook_output)
 
 
 def cmd_grade(args):

@@ -36,6 +36,12 @@ def configure(c, root=None, limits=None, unsafe=False):
     c.CourseDirectory.course_id = os.environ.get("WAVENET_COURSE_ID", COURSE_ID)
     # collect refuses links and forged owners, and takes the time a submission reached the exchange
     c.ExchangeFactory.collect = "autograder.classroom.exchange.SafeCollect"
+    # formgrader shows the instructor each learner's notebook: its markdown and rich outputs are rendered
+    # sanitized (no script, no event handler, no javascript output), through the feedback page's allowlist
+    # (formgrader's own template renders markdown with markdown2html alone: that filter is replaced too)
+    c.HTMLExporter.sanitize_html = True
+    c.HTMLExporter.filters = {"clean_html": "autograder.notebook.feedback.clean",
+                              "markdown2html": "autograder.notebook.feedback.markdown_clean"}
     pipeline.configure(c, limits=limits, unsafe=unsafe)
     return c
 

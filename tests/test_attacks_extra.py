@@ -216,11 +216,14 @@ def one_grade(tmp_path_factory):
     nb = X.big_update(n=4_000_000, k=6)
     nb = A.insert_after(nb, "setup", X.MANY_OUTPUTS.replace("1_000_000", "2_000_000").format(n_meta=6))
     nb = A.insert_after(nb, "setup", X.MANY_RECORDS.format(n=3))
+    for _ in range(12):  # 10.8 MB in cells each under the per-cell cap: the notebook's cap (3 MB here) holds
+        nb = A.insert_after(nb, "setup", X.CELL_UNDER_CAP)
     nb = X.append(nb, X.STDERR.format(mb=5))
     path = tmp / "bloat.ipynb"
     path.write_bytes(A.dumps(nb))
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json", "--keep",
-                           *LIMITS], cwd=ROOT, env=dict(ENV, AUTOGRADER_WORK=str(tmp / "work")),
+                           *LIMITS, "--notebook-output", "3000000"], cwd=ROOT,
+                          env=dict(ENV, AUTOGRADER_WORK=str(tmp / "work")),
                           capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-1500:]
     graded = list((tmp / "work").glob(f"*/autograded/learner/{A.LAYERS}/{A.LAYERS}.ipynb"))
@@ -231,7 +234,8 @@ def one_grade(tmp_path_factory):
 def test_outputs_the_cap_did_not_see_stay_out_of_the_grader(one_grade):
     """Was HOLE 3: update_display_data is applied by nbclient before Execute.output (no cap), and the cap counted
     neither a display's metadata nor empty displays, and probe records (up to 8 MB each) were exempt with no count.
-    Scaled down here (6 x 4 MB updates, 6 x 2 MB of metadata, 3 x 7 MB records in a learner cell);
+    Scaled down here (6 x 4 MB updates, 6 x 2 MB of metadata, 3 x 7 MB records in a learner cell, and
+    12 cells of 0.9 MB each, under the per-cell cap: the notebook's own cap stops them);
     at full size (6 x 50 MB updates) the grader's own process peaked at 1.8 GB while the kernel held 50 MB, and
     100,000 empty displays cost the grader 2 min of its own CPU. The autograded notebook must stay near the cap.
     (The messages still reach the grader's client, which reads each before dropping it: the time limits bound

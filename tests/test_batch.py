@@ -316,3 +316,19 @@ def test_results_from_another_machine_are_merged(graded, tmp_path):
     assert "dave,error,0.0" in grades_csv(out).read_text()
     with Gradebook(gradebook_url(out)) as gb:
         assert gb.find_submission(FC, "dave").score == 0.0
+
+
+def test_repair_defuses_hidden_test_markers_in_a_learners_cell():
+    """nbgrader's hidden-test markers in a learner's answer made generate_feedback fail for that student and
+    grade-all record "the grader failed" on every rerun (red team 2): the grader changes them so they mark
+    nothing, says so, and leaves the real test cells' markers alone."""
+    nb = S.solved(FC)
+    S.cell(nb, "FlattenConsecutive").source += "\n# ### BEGIN HIDDEN TESTS\nx = 1\n# ### END HIDDEN TESTS\n"
+    fixed, notes = repair(nb, FC)
+    answer = next(c for c in fixed.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "FlattenConsecutive")
+    assert "BEGIN HIDDEN TESTS" not in answer.source and "BEGIN_HIDDEN_TESTS" in answer.source
+    assert any("hidden-test markers" in n for n in notes)
+    tests = [c.source for c in fixed.cells if c.metadata.get("nbgrader", {}).get("grade")
+             and not c.metadata["nbgrader"].get("solution")]
+    assert sum("BEGIN HIDDEN TESTS" in s for s in tests) == sum(
+        "BEGIN HIDDEN TESTS" in c.source for c in S.solved(FC).cells if c.cell_type == "code")

@@ -170,7 +170,8 @@ def test_ungradable_submission_scores_zero_and_says_why(files, says, autograder_
     """No kernel starts for these: the results still follow the schema, every test 0, the reason shown."""
     from autograder.export import gradescope_run
 
-    monkeypatch.setattr(gradescope_run, "sandbox_choice", lambda: (True, "no kernel"))  # none starts
+    monkeypatch.setattr(gradescope_run, "sandbox_choice",  # none starts
+                        lambda: gradescope_run.Choice(True, None, "no kernel", "no kernel"))
     tree = simulated_tree(autograder_zip, tmp_path / "autograder", files)
     results = gradescope_run.run(A, tree)
     assert schema_errors(results) == []
@@ -182,15 +183,109 @@ def test_ungradable_submission_scores_zero_and_says_why(files, says, autograder_
 
 def test_without_bubblewrap_the_container_is_the_boundary(monkeypatch):
     """Where bubblewrap cannot run (Gradescope's container without user namespaces) the kernel runs unsandboxed,
-    and the submission's output says so; where it can, the sandbox is used."""
+    as nobody when the grader is root, as the grader's user otherwise, and the submission's output says which;
+    where it can, the sandbox is used."""
     from autograder.export import gradescope_run
     from autograder.sandbox import bwrap as sandbox
 
     monkeypatch.setattr(sandbox, "mode", lambda: (None, "bubblewrap cannot make a sandbox here: no namespaces"))
-    unsafe, note = gradescope_run.sandbox_choice()
-    assert unsafe and "no namespaces" in note and "container being the boundary" in note
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    choice = gradescope_run.sandbox_choice()
+    assert choice.unsafe and choice.kernel_uid == 65534 and choice.mode == "unsandboxed, kernel as nobody"
+    assert "no namespaces" in choice.note and "as the unprivileged user nobody" in choice.note
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    choice = gradescope_run.sandbox_choice()
+    assert choice.unsafe and choice.kernel_uid is None and "grader's user (uid 1000" in choice.mode
+    assert "container being the boundary" in choice.note and "uid 1000: not root" in choice.note
     monkeypatch.setattr(sandbox, "mode", lambda: ("root", ""))
-    assert gradescope_run.sandbox_choice() == (False, gradescope_run.SANDBOXED)
+    assert gradescope_run.sandbox_choice() == (False, None, "sandboxed", gradescope_run.SANDBOXED)
+
+
+CHEAT = """
+import json, os, subprocess
+found = {{"uid": os.getuid()}}
+for name, path in {{"key": {key!r}, "solution": {solution!r}}}.items():
+    try:
+        with open(path) as f:
+            found[name] = f.read()
+    except OSError as e:
+        found[name] = type(e).__name__
+try:
+    with open({results!r}, "w") as f:
+        f.write('{{"score": 1000, "tests": []}}')
+    found["results"] = "written"
+except OSError as e:
+    found["results"] = type(e).__name__
+subprocess.Popen(["sleep", "600"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+with open({drop!r}, "w") as f:
+    json.dump(found, f)
+print(found)
+"""
+
+
+@pytest.mark.sandbox
+def test_without_bubblewrap_as_root_the_kernel_cannot_reach_the_zip(autograder_zip, monkeypatch):
+    """Gradescope without bubblewrap, simulated as root (``mode()`` says no sandbox): the kernel runs as another
+    uid (a free one here, not nobody, whose processes on this machine may be other graders' sandboxed kernels).
+    A submission that tries to read the zip's grader key and hidden tests and to write results.json is refused
+    each (PermissionError, said from inside the kernel), scores what the empty exercise scores, leaks nothing
+    into results.json, and leaves no process behind; the honest solution still gets full marks."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import nbformat
+
+    from autograder.export import gradescope_run
+    from autograder.sandbox import bwrap as sandbox
+
+    if os.geteuid() != 0:
+        pytest.skip("the kernel changes user only when the grader is root")
+    uid = next(u for u in range(61000, 62000) if not gradescope_run.processes_of(u))
+    monkeypatch.setattr(sandbox, "mode", lambda: (None, "simulated: no user namespaces"))
+    monkeypatch.setattr(gradescope_run, "KERNEL_UID", uid)
+    base = Path(tempfile.mkdtemp(prefix="gs-", dir="/tmp"))  # pytest's tmp_path is closed to others already
+    try:
+        base.chmod(0o755)
+        drop = base / "drop"
+        drop.mkdir()
+        drop.chmod(0o777)
+        tree = simulated_tree(autograder_zip, base / "autograder", {})
+        for p in [tree, *tree.rglob("*")]:  # as an unpack that drops the zip's modes would leave it: all readable
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        key_file = tree / "source" / ".nbgrader_work" / "grader.key"
+        solution = tree / "source" / "solutions" / A / f"{A}.ipynb"
+        cheat = S.exercise(A)
+        cheat.cells.append(nbformat.v4.new_code_cell(CHEAT.format(
+            key=str(key_file), solution=str(solution), results=str(tree / "results" / "results.json"),
+            drop=str(drop / "found.json"))))
+
+        def grade(nb):
+            (tree / "submission" / f"{A}.ipynb").write_bytes(S.dumps(nb))
+            out = gradescope_run.run(A, tree)
+            assert json.loads((tree / "results" / "results.json").read_text()) == out
+            assert schema_errors(out) == []
+            return out
+
+        cheated = grade(cheat)
+        found = json.loads((drop / "found.json").read_text())
+        assert found == {"uid": uid, "key": "PermissionError", "solution": "PermissionError",
+                         "results": "PermissionError"}
+        assert gradescope_run.processes_of(uid) == [], "the kernel's detached sleep outlived the run"
+        key = key_file.read_text()
+        assert key not in json.dumps(cheated)
+        assert gradescope_run.sandbox_choice().mode == f"unsandboxed, kernel as {uid}"
+        assert "can read neither the hidden tests nor the grader's key" in cheated["output"]
+        empty = grade(S.exercise(A))
+        assert cheated["score"] == empty["score"] < sum(t["max_score"] for t in empty["tests"])
+        assert [t["score"] for t in cheated["tests"]] == [t["score"] for t in empty["tests"]]
+        honest = grade(S.solved(A))
+        assert honest["score"] == sum(t["max_score"] for t in honest["tests"]) > 0
+        assert all(t["status"] == "passed" for t in honest["tests"])
+        assert stat.S_IMODE(key_file.parent.parent.stat().st_mode) == 0o711  # source/: passable, not listable
+        assert stat.S_IMODE(key_file.parent.stat().st_mode) & 0o077 == 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_schema_checker_catches_what_gradescope_refuses():

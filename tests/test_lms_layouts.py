@@ -51,3 +51,44 @@ def test_a_folder_without_submissions_is_an_error_that_lists_it(tmp_path):
                           timeout=300)
     assert proc.returncode == 2 and "notes/" in proc.stderr and len(proc.stderr.splitlines()) <= 5, proc.stderr
     assert not (tmp_path / "course").exists(), "something was written before the refusal"
+
+
+def test_a_timestamp_counts_only_in_its_own_submission_folder(tmp_path):
+    """nbgrader's ``<student>/<assignment>/timestamp.txt`` travels into the course with its notebook; one lying
+    in a flat class folder belongs to nobody, and would give every student its date (a late penalty for all,
+    or none for anyone)."""
+    from autograder.classroom.batch import _file_in
+
+    stamp = "2020-01-01 00:00:00.000000 UTC"
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("ann", "bob"):
+        (flat / f"{name}.ipynb").write_text("{}")
+    (flat / "timestamp.txt").write_text(stamp)
+    own = tmp_path / "submitted-elsewhere" / "cy" / A
+    own.mkdir(parents=True)
+    (own / f"{A}.ipynb").write_text("{}")
+    (own / "timestamp.txt").write_text(stamp)
+    out = tmp_path / "course"
+    for student, path in (("ann", flat / "ann.ipynb"), ("bob", flat / "bob.ipynb"), ("cy", own / f"{A}.ipynb")):
+        _file_in(out, A, student, path, b"{}")
+    assert not (out / "submitted" / "ann" / A / "timestamp.txt").exists()
+    assert not (out / "submitted" / "bob" / A / "timestamp.txt").exists()
+    assert (out / "submitted" / "cy" / A / "timestamp.txt").read_text() == stamp
+
+
+def test_two_students_recorded_under_one_name_are_both_refused(tmp_path):
+    """``ann?`` is recorded as ``ann_-<digest>``; a student who names a file exactly that must not take ann's
+    place (red team 2: the first file was dropped without a word): neither is graded, and the note names both."""
+    from autograder.classroom.students import student_name
+
+    odd = "ann?"
+    safe, _ = student_name(odd)
+    (tmp_path / f"{odd}.ipynb").write_text("{}")
+    (tmp_path / f"{safe}.ipynb").write_text("{}")
+    (tmp_path / "bob.ipynb").write_text("{}")
+    got = {s: (p, n) for s, p, n in discover(A, tmp_path)}
+    assert set(got) == {safe, "bob"}
+    path, note = got[safe]
+    assert path is None and "'ann?'" in note and repr(safe) in note
+    assert got["bob"][0] is not None

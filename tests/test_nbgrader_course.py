@@ -339,7 +339,7 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
     """A course whose source adds a written answer (2 points, graded by hand) to exercise 1: plain `nbgrader
     autograde` flags it for manual grading (the judged tests get their points), formgrader shows it with the
     judged notebook, and the score and comment a grader saves there reach `nbgrader export` and the feedback."""
-    from nbformat.v4 import new_markdown_cell
+    from nbformat.v4 import new_code_cell, new_markdown_cell
     from nbgrader.api import Gradebook
 
     from autograder.assignments import answer_cells
@@ -357,6 +357,14 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
     for c in handed_in.cells:
         gid = nbgrader_meta(c).get("grade_id")
         c.source = answers.get(gid, c.source) if gid != WRITTEN else "To keep each layer's outputs at unit scale."
+    # the learner's own cells try to run script in the instructor's formgrader page (every way one renders)
+    at = next(i for i, c in enumerate(handed_in.cells) if nbgrader_meta(c).get("grade_id") == "setup") + 1
+    handed_in.cells[at:at] = [
+        new_markdown_cell('<script>window.xss = "markdown script"</script>'
+                          '<img src="x" onerror="window.xss = \'markdown img\'">'),
+        new_code_cell("from IPython.display import HTML, Javascript, display\n"
+                      "display(Javascript('window.xss = \"javascript output\"'))\n"
+                      "display(HTML('<img src=x onerror=\"window.xss = \\'html output\\'\">'))")]
     (root / "submitted" / "s" / ASSIGNMENT).mkdir(parents=True)
     nbformat.write(handed_in, str(root / "submitted" / "s" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
     nbgrader("autograde", ASSIGNMENT, cwd=root)
@@ -375,6 +383,8 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
         page.open(f"{fg.base}/formgrader/submissions/{sub_id}/",
                   ready=FORMGRADER_READY)
         assert "unit scale" in page.eval("document.body.innerText")
+        time.sleep(2)  # an image's onerror fires once its load fails
+        assert page.eval("window.xss === undefined"), f"a learner's script ran in formgrader: {page.eval('window.xss')}"
         page.eval(f"$('#{WRITTEN}').val(2).trigger('change'); "
                   f"$('#{WRITTEN}-comment').val({json.dumps(note)}).trigger('change'); true")
         deadline = time.time() + 30

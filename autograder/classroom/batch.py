@@ -63,8 +63,11 @@ def _file_in(out, assignment, student, path, data):
         return
     dest.mkdir(parents=True, exist_ok=True)
     write_bytes(dest / f"{assignment}.ipynb", data)
+    # a timestamp.txt belongs to one submission only in nbgrader's layout (<student>/<assignment>/, one notebook);
+    # one lying in a flat class folder would give every student its date
     stamp = path.parent / "timestamp.txt"
-    if stamp.is_file() and not stamp.is_symlink():
+    own_folder = path.parent.name == str(assignment) and len(list(path.parent.glob("*.ipynb"))) == 1
+    if own_folder and stamp.is_file() and not stamp.is_symlink():
         write_bytes(dest / "timestamp.txt", read_bytes(stamp)[:200])
 
 

@@ -190,8 +190,13 @@ def discover(assignment, folder):
         listing = ", ".join(printable(n) for n in seen[:20]) + (" ..." if len(seen) > 20 else "") or "nothing"
         raise GradingError(f"no submissions found in {folder}: expected <student>.ipynb files, nbgrader's "
                            f"submitted/<student>/{assignment}/, or a Moodle or Canvas download; it holds {listing}")
-    out = {}
+    out, raws = {}, {}
     for raw, (path, note) in found.items():
         name, renamed = student_name(raw)
+        raws.setdefault(name, []).append(raw)
         out[name] = (path, "; ".join(n for n in (renamed, note) if n))
+    for name, same in raws.items():  # an odd name's safe form can be another student's real name: grade neither
+        if len(same) > 1:
+            out[name] = (None, f"the submissions of {', '.join(ascii(r) for r in sorted(same))} would all be recorded "
+                               f"as {printable(name)}, so none was graded: rename them apart")
     return [(s, p, n) for s, (p, n) in sorted(out.items())]

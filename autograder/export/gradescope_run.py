@@ -15,34 +15,99 @@ each test's output is the course's verdict (:mod:`autograder.judge`), never the 
 The notebook is graded by :func:`autograder.grade.grade_notebook`, exactly as ``python -m autograder grade``:
 the kernel only probes, the verdict is made in this process. Inside Gradescope's per-submission container
 bubblewrap may be unable to run (no user namespaces): the kernel then runs unsandboxed, the container being the
-boundary, and both the output and the README's threat model say so. ``--root`` (or ``GRADESCOPE_ROOT``) moves
+boundary, and both the output and the README's threat model say so. As root (Gradescope's case) the kernel then
+runs as ``nobody`` (:data:`KERNEL_UID`) after :func:`lock_down` has closed the zip, the submission and the results
+folder to it, and every process of that uid is killed before ``results.json`` is written. ``--root`` (or ``GRADESCOPE_ROOT``) moves
 ``/autograder``, so a test runs this in a simulated tree.
 """
 import argparse
 import json
 import os
+import signal
+import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from autograder.assignments import Assignment, GradingError
 from autograder.safe_io import write_text
 
 DEFAULT_ROOT = "/autograder"
+KERNEL_UID = 65534  # nobody: the unsandboxed kernel's user when the grader is root
 SANDBOXED = "Graded in the course's sandbox (bubblewrap); the verdicts were made by the grader, outside the kernel."
-UNSANDBOXED = ("bubblewrap cannot run in this container ({why}): the notebook ran without it, the container being "
-               "the boundary; the verdicts were still made by the grader, outside the notebook's kernel.")
+UNSANDBOXED = ("bubblewrap cannot run in this container ({why}): the notebook ran without it, {who}, the container "
+               "being the boundary; the verdicts were still made by the grader, outside the notebook's kernel.")
+AS_NOBODY = "its kernel as the unprivileged user {uid}, which can read neither the hidden tests nor the grader's key"
+AS_GRADER = "its kernel as the grader's own user (uid {uid}: not root, so it has no other user to switch to)"
+
+
+class Choice(NamedTuple):
+    unsafe: bool      # no sandbox
+    kernel_uid: int   # the uid the unsandboxed kernel runs as, None: the grader's own
+    mode: str         # "sandboxed", "unsandboxed, kernel as nobody" or "unsandboxed, kernel as the grader's user"
+    note: str         # the line the results' output carries
 
 
 def sandbox_choice():
-    """``(unsafe, note)``: the course's sandbox when bubblewrap works here, else none (the container is the
-    boundary), with the line the results' output carries."""
+    """How this run isolates the kernel: the course's sandbox when bubblewrap works here; else, as root, the
+    kernel as :data:`KERNEL_UID`; else (not root) the kernel as the grader's own user."""
     from autograder.sandbox.bwrap import mode
 
     how, why = mode()
     if how is not None:
-        return False, SANDBOXED
-    return True, UNSANDBOXED.format(why=why)
+        return Choice(False, None, "sandboxed", SANDBOXED)
+    if os.geteuid() == 0:
+        who = AS_NOBODY.format(uid="nobody" if KERNEL_UID == 65534 else f"uid {KERNEL_UID}")
+        return Choice(True, KERNEL_UID, f"unsandboxed, kernel as {'nobody' if KERNEL_UID == 65534 else KERNEL_UID}",
+                      UNSANDBOXED.format(why=why, who=who))
+    return Choice(True, None, f"unsandboxed, kernel as the grader's user (uid {os.geteuid()}, not root)",
+                  UNSANDBOXED.format(why=why, who=AS_GRADER.format(uid=os.geteuid())))
+
+
+def lock_down(root):
+    """Before a kernel runs as another user, as root: ``root`` (Gradescope's /autograder) and its ``source/``
+    passable (0711, no listing) and every other entry of both root-owned with no permission for group or
+    others: the zip (hidden tests, grader key, the course's answers), the submission, ``results/`` (made here).
+    ``source/.venv`` (setup.sh's, the kernel's interpreter) stays as it is."""
+    root = Path(root)
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    for folder, keep in ((root, "source"), (root / "source", ".venv")):
+        os.chown(folder, 0, 0)
+        os.chmod(folder, 0o711)
+        for p in folder.iterdir():
+            if p.name != keep:
+                os.lchown(p, 0, 0)
+                if not p.is_symlink():
+                    os.chmod(p, stat.S_IMODE(p.stat().st_mode) & 0o700)
+
+
+def processes_of(uid):
+    """The live (not zombie) processes whose real uid is ``uid``."""
+    pids = []
+    for p in Path("/proc").iterdir():
+        try:
+            fields = dict(line.split(":", 1) for line in (p / "status").read_text().splitlines() if ":" in line)
+        except (OSError, ValueError):
+            continue
+        if p.name.isdigit() and int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z"):
+            pids.append(int(p.name))
+    return pids
+
+
+def kill_user(uid, tries=50):
+    """SIGKILL every process of ``uid`` (what the kernel left behind, however detached), until none is left:
+    each round is one ``kill(-1)`` made as ``uid`` itself, which the Linux kernel delivers to all of them at once
+    (so a fork loop cannot outrun it). Raises RuntimeError naming the survivors after ``tries`` rounds."""
+    for _ in range(tries):
+        if not processes_of(uid):
+            return
+        subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", sys.executable, "-I",
+                        "-S", "-c", f"import os; os.kill(-1, {int(signal.SIGKILL)})"], capture_output=True,
+                       timeout=30)
+        time.sleep(0.1)
+    raise RuntimeError(f"processes of uid {uid} survive SIGKILL: {processes_of(uid)}")
 
 
 def find_notebook(folder, assignment):
@@ -100,17 +165,24 @@ def run(assignment, root):
 
     root = Path(root)
     hidden = hidden_tests(assignment)
-    unsafe, note = sandbox_choice()
+    choice = sandbox_choice()
+    note = choice.note
+    print(f"{assignment}: grading {choice.mode}", flush=True)  # Gradescope's log of the run
+    if choice.kernel_uid is not None:
+        lock_down(root)
     t0 = time.time()
     try:
         notebook = find_notebook(root / "submission", assignment)
-        result = grade_notebook(assignment, notebook, unsafe=unsafe)
+        result = grade_notebook(assignment, notebook, unsafe=choice.unsafe, kernel_uid=choice.kernel_uid)
         out = results(dict(result.to_json(), notes=result.notes), hidden, note)
     except GradingError as e:
         out = not_graded(assignment, printable(str(e)), hidden, note)
     except RuntimeError as e:  # nbgrader itself failed: the grader's fault, said so
         out = not_graded(assignment, f"the grader failed ({printable(str(e))}); ask your instructor to regrade",
                          hidden, note)
+    finally:
+        if choice.kernel_uid is not None:  # nothing of the kernel's may outlive it to rewrite results.json
+            kill_user(choice.kernel_uid)
     out["execution_time"] = round(time.time() - t0)
     (root / "results").mkdir(parents=True, exist_ok=True)
     write_text(root / "results" / "results.json", json.dumps(out, indent=1))

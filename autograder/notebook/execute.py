@@ -188,6 +188,8 @@ class SandboxedExecute(Execute):
     # defaults from Limits, their one home; pipeline.configure sets each from the run's Limits
     notebook_timeout = Integer(Limits.notebook_timeout, help="seconds all cells together may run").tag(config=True)
     max_output_bytes = Integer(Limits.max_output_bytes, help="text one cell may print").tag(config=True)
+    notebook_output_bytes = Integer(Limits.notebook_output_bytes, help="text all cells together may print"
+                                    ).tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU time the whole submission may use").tag(config=True)
     OUTPUT_COST = 100  # bytes each output counts on top of its content: a million empty displays are not free
     RECORDS_KEPT = 2   # probe records a test cell keeps apart from the cap: one to judge, one more to say "several"
@@ -269,7 +271,7 @@ class SandboxedExecute(Execute):
         self._deadline = time.monotonic() + self.notebook_timeout
         self._stopped = ""  # why the remaining cells are not run
         self._cell_timeout = self.timeout
-        self._printed = self._records = self._count = 0
+        self._printed = self._records = self._count = self._printed_all = 0
         self._cpu_done = threading.Event()
         self._cpu_spent = False
         self._index = self._timed_out = None
@@ -393,6 +395,14 @@ class SandboxedExecute(Execute):
             return self._append(outs, msg, display_id, cell_index)
         n = self.OUTPUT_COST + sum(map(size, (content.get("text"), data, content.get("metadata"))))
         self._printed += n
+        self._printed_all += n
+        if self._printed_all > self.notebook_output_bytes:  # many cells each under the cap add up too
+            if self._printed_all - n <= self.notebook_output_bytes:
+                outs.append(new_output("stream", name="stdout", text="\n... output truncated by the grader (the "
+                                       f"notebook printed over {self.notebook_output_bytes} bytes) ...\n"))
+                self._events.setdefault(cell_index, ("output cut", "the notebook printed more than "
+                                                                   f"{self.notebook_output_bytes} bytes"))
+            return None
         if self._printed > self.max_output_bytes:
             if self._printed - n <= self.max_output_bytes:
                 outs.append(new_output("stream", name="stdout",

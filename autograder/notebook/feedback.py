@@ -58,6 +58,14 @@ def clean(html):
     return bleach.clean(str(html), tags=TAGS, attributes=ATTRIBUTES, protocols=PROTOCOLS, strip_comments=True)
 
 
+def markdown_clean(source):
+    """A markdown cell rendered, then :func:`clean`: formgrader's template renders markdown cells with
+    ``markdown2html`` alone, so the course's configuration puts this filter in its place."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return clean(markdown2html_mistune(source))
+
+
 class VerdictOnly(NbGraderPreprocessor):
     """Test cells show the grader's verdict alone; learner outputs are capped, and cut after hidden tests."""
 

@@ -34,9 +34,9 @@ from autograder.safe_io import read_bytes, read_text
 STUDENT = "learner"
 
 
-def _config(root, limits, seed, unsafe, course):
+def _config(root, limits, seed, unsafe, course, kernel_uid=None):
     """The course's configuration (:mod:`autograder.notebook.pipeline`) for the scratch course at ``root``, with this
-    run's seed and, when given, a course view built beforehand."""
+    run's seed, when given a course view built beforehand, and the uid an unsandboxed kernel runs as."""
     from autograder.course import config
 
     c = config(root, limits=limits, unsafe=unsafe)
@@ -44,6 +44,8 @@ def _config(root, limits, seed, unsafe, course):
     c.SandboxedExecute.seed = seed
     if course is not None:
         c.SandboxedExecute.course_view = str(course)
+    if kernel_uid is not None:
+        c.SandboxKernelManager.run_as = kernel_uid
     return c
 
 
@@ -101,7 +103,7 @@ def _notes(nb, limits):
 
 
 def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None, limits=None, seed=None,
-                   unsafe=False, course=None, data=None):
+                   unsafe=False, course=None, data=None, kernel_uid=None):
     """Grade ``notebook`` as a submission of ``assignment``.
 
     Args:
@@ -115,6 +117,7 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
         unsafe: run the kernel without the sandbox (a trusted notebook on a machine that has none).
         course: a course view to reuse (:func:`autograder.notebook.course_view.build`), else one is built.
         data: the notebook's bytes, when ``notebook`` is only its name.
+        kernel_uid: with ``unsafe``, as root: the uid the kernel runs as (:func:`autograder.sandbox.bwrap.open_to_kernel`).
 
     Raises:
         GradingError: unknown assignment, missing file, not a notebook, or no sandbox without ``unsafe``.
@@ -148,7 +151,7 @@ def grade_notebook(assignment, notebook, workdir=None, keep=False, feedback=None
         sub_dir = root / "submitted" / STUDENT / assignment
         sub_dir.mkdir(parents=True)
         nbformat.write(submission, str(sub_dir / f"{assignment}.ipynb"))
-        api = NbGraderAPI(config=_config(root, limits, seed, unsafe, course))
+        api = NbGraderAPI(config=_config(root, limits, seed, unsafe, course, kernel_uid))
         _run(lambda: api.generate_assignment(assignment, force=True, create=True), "generate_assignment", root)
         _run(lambda: api.autograde(assignment, STUDENT, force=True, create=True), "autograde", root)
 

@@ -97,6 +97,7 @@ def configure(c, limits=None, unsafe=False):
     c.Execute.extra_arguments = KERNEL_ARGS
     c.SandboxedExecute.notebook_timeout = limits.notebook_timeout
     c.SandboxedExecute.max_output_bytes = limits.max_output_bytes
+    c.SandboxedExecute.notebook_output_bytes = limits.notebook_output_bytes
     c.SandboxedExecute.cpu_seconds = limits.cpu_seconds
     c.LimitOutput.max_lines = 1000
     c.LimitOutput.max_traceback = 100

@@ -54,6 +54,7 @@ def _norm(source):
 
 
 KEYS = ("grade", "solution", "locked", "points", "task")
+HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")  # nbgrader's, found anywhere in a line
 
 
 def repair(nb, assignment, reference=None):
@@ -125,7 +126,19 @@ def repair(nb, assignment, reference=None):
         nb.cells.insert(pos, cell)
         claimed[gid] = cell
 
+    defused = []  # nbgrader's hidden-test markers in a learner's cell would make feedback and formgrader fail
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if (meta.get("grade") and not meta.get("solution")) or not any(m in cell.source for m in HIDDEN_MARKERS):
+            continue
+        for m in HIDDEN_MARKERS:
+            cell.source = cell.source.replace(m, m.replace(" ", "_"))
+        defused.append(meta.get("grade_id") or f"cell {nb.cells.index(cell) + 1}")
+
     notes = []
+    if defused:
+        notes.append(f"your cell(s) {', '.join(defused)} held nbgrader's hidden-test markers; the grader "
+                     "changed them (to BEGIN_HIDDEN_TESTS) so that they mark nothing")
     if restored:
         notes.append(f"nbgrader metadata was missing from {len(restored)} cell(s) ({', '.join(restored)}); "
                      "the grader matched them with the exercise by id or content and restored it")

@@ -29,7 +29,9 @@ sockets never reconnect either way, and read at most :meth:`max_message`
 bytes a frame.
 
 :func:`mode` says whether kernels can be sandboxed here, and how. Where they
-cannot, grading refuses untrusted work unless ``--unsafe`` is given.
+cannot, grading refuses untrusted work unless ``--unsafe`` is given; an unsafe
+kernel runs as the grader, or, with ``run_as`` and a root grader (Gradescope's
+container), as that uid (:func:`open_to_kernel`, :func:`drop_to`).
 """
 import functools
 import os
@@ -43,7 +45,7 @@ from pathlib import Path
 import zmq
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Dict, Instance, Unicode
+from traitlets import Bool, Dict, Instance, Int, Unicode
 
 from autograder import bounded_json
 from autograder.sandbox.limits import Cgroup, Limits
@@ -333,6 +335,50 @@ def kernel_env(work, extra=None):
     return env
 
 
+def drop_to(uid):
+    """The command prefix that runs what follows as ``uid`` (group ``uid`` too, no other groups), with no
+    capabilities and ``no_new_privs`` (util-linux's setpriv; the grader must be root)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--"]
+
+
+def open_to_kernel(uid, rundir, home, connection_file, course, grader_input):
+    """Without a sandbox, as root, before a kernel starts as ``uid``: what it needs, and only that, made
+    reachable to it. Its socket folder and connection file become its own (taken back by
+    :meth:`SandboxKernelManager.lock`), ``home`` (with ``tmp/``) is made as its one writable folder, the course
+    view and the grader's input become world-readable, and each folder above these that is below
+    :func:`short_tmp` gets search permission only (o+x: no listing). Every other file stays as it is: what the
+    kernel must not read (the hidden tests, the grader key, the results) is the caller's to lock
+    (:func:`autograder.export.gradescope_run.lock_down`).
+
+    Raises:
+        RuntimeError: a folder is not below :func:`short_tmp`, or that folder itself is closed to others.
+    """
+    import stat
+
+    base = Path(short_tmp()).resolve()
+    if not os.stat(base).st_mode & stat.S_IXOTH:
+        raise RuntimeError(f"the kernel as uid {uid} cannot reach {base} (no search permission for others): "
+                           "set XDG_RUNTIME_DIR to a short folder it may pass, such as /tmp")
+    os.chown(rundir, uid, uid)  # it binds its sockets here, then lock() takes it back
+    os.chown(connection_file, uid, uid)
+    for d in (home, home / "tmp"):
+        d.mkdir(mode=0o700)
+        os.chown(d, uid, uid)
+    for folder in (course, grader_input):
+        for p in [Path(folder), *Path(folder).rglob("*")]:
+            if not p.is_symlink():
+                os.chmod(p, stat.S_IMODE(p.stat().st_mode) | (0o005 if p.is_dir() else 0o004))
+    for p in (rundir, home, course, grader_input):
+        p = Path(p).resolve()
+        if base not in p.parents:
+            raise RuntimeError(f"the kernel as uid {uid} needs {p} below {base}, the grader's short folder")
+        for parent in p.parents:
+            if parent == base:
+                break
+            os.chmod(parent, stat.S_IMODE(parent.stat().st_mode) | stat.S_IXOTH)
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """Starts each kernel in the sandbox, in a cgroup of its own (see the module docstring)."""
 
@@ -340,6 +386,8 @@ class SandboxKernelManager(AsyncKernelManager):
     grader_input = Unicode(help="folder of the grader's input for this run (mounted at /grader)").tag(config=True)
     runtime = Unicode(help="grader-private folder for the kernels' socket folders").tag(config=True)
     unsafe = Bool(False, help="no sandbox: the kernel runs as the grader, seeing the machine").tag(config=True)
+    run_as = Int(None, allow_none=True, help="with unsafe, as root: the uid (and gid) the kernel runs as instead "
+                 "(Gradescope without bubblewrap: nobody); see open_to_kernel").tag(config=True)
     limit_values = Dict(help="autograder.sandbox.limits.Limits fields").tag(config=True)
     cgroup = Instance(Cgroup, allow_none=True)
 
@@ -357,12 +405,19 @@ class SandboxKernelManager(AsyncKernelManager):
         self.context.setsockopt(zmq.RECONNECT_IVL, -1)
         self.kind = None if self.unsafe else mode()[0]
         self.cgroup_note = ""
+        self.as_user = self.run_as if self.unsafe and self.run_as is not None and os.geteuid() == 0 else None
+        self._home = self._rundir.with_suffix(".home")  # the kernel's home when it runs as ``as_user``
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         if self.unsafe:
-            return ["sh", "-c", 'ulimit -S -d unlimited 2>/dev/null; exec "$@"', "launch",
-                    "prlimit", f"--as={int(self.limits.memory)}", "--core=0", "--"] + cmd
+            cmd = ["sh", "-c", 'ulimit -S -d unlimited 2>/dev/null; exec "$@"', "launch",
+                   "prlimit", f"--as={int(self.limits.memory)}", "--core=0", "--"] + cmd
+            if self.as_user is not None:
+                open_to_kernel(self.as_user, self._rundir, self._home, self.connection_file, self.course,
+                               self.grader_input)
+                cmd = drop_to(self.as_user) + cmd
+            return cmd
         if self.kind is None:
             raise RuntimeError(f"no sandbox: {mode()[1]}")
         self.cgroup, self.cgroup_note = Cgroup.create(self._rundir.name, self.limits)
@@ -381,9 +436,10 @@ class SandboxKernelManager(AsyncKernelManager):
         # its banner, and whatever it writes to fd 2: the kernel is the submission's, and its stderr would reach
         # the teacher's terminal or the batch's log raw and unbounded (the grader learns of a death from nbclient)
         kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+        home = self._home if self.as_user is not None else self._rundir
         kw["env"] = {k: os.environ[k] for k in ("PATH",) if k in os.environ} if not self.unsafe else \
-            kernel_env(str(self._rundir), {"WAVENET_PROBE_DIR": self.grader_input, "PYTHONPATH": self.course})
-        kw["cwd"] = str(self._rundir)
+            kernel_env(str(home), {"WAVENET_PROBE_DIR": self.grader_input, "PYTHONPATH": self.course})
+        kw["cwd"] = str(home)
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     _launch_kernel = _async_launch_kernel
@@ -430,7 +486,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def lock(self):
         """Once the kernel is up: take its socket folder back (as root), or make it read-only inside the sandbox
         (without root: :func:`seal`), so that nothing there can change and nothing more lands there."""
-        if self.kind == "root":
+        if self.kind == "root" or self.as_user is not None:
             os.chown(self._rundir, 0, 0)
             os.chmod(self._rundir, 0o700)
         elif self.kind == "user" and self.provisioner is not None and self.provisioner.process is not None:
@@ -446,6 +502,7 @@ class SandboxKernelManager(AsyncKernelManager):
             if self.cgroup is not None:
                 self.cgroup.remove()
             shutil.rmtree(self._rundir, ignore_errors=True)
+            shutil.rmtree(self._home, ignore_errors=True)
             self._seccomp.unlink(missing_ok=True)
 
     cleanup_resources = _async_cleanup_resources

@@ -37,6 +37,7 @@ class Limits:
         cpus: cores' worth of CPU at any moment.
         disk: bytes the kernel may write (the size of its only writable folder).
         max_output_bytes: text one cell may print; the rest is dropped.
+        notebook_output_bytes: what all cells together may print; past it, every later output is dropped.
     """
     cell_timeout: int = 300
     notebook_timeout: int = 900
@@ -46,6 +47,7 @@ class Limits:
     cpus: float = 1.0
     disk: int = 256 * MiB
     max_output_bytes: int = 1_000_000
+    notebook_output_bytes: int = 8_000_000
 
 
 def version():

@@ -291,6 +291,11 @@ for i in range({n_empty}):
 '''
 
 
+# Red team 2: the cap is per cell; many cells, each printing just under it, add up without a whole-notebook cap
+# (150 cells of ~1 MB made a 45 KB submission a 144 MB autograded notebook and formgrader page).
+CELL_UNDER_CAP = 'print("y" * 900_000)'
+
+
 def many_outputs(n_meta=150, n_empty=100_000):
     nb = insert_after(release(LAYERS), "setup", MANY_EMPTY.format(n_empty=n_empty))
     return insert_after(nb, "setup", MANY_OUTPUTS.format(n_meta=n_meta))

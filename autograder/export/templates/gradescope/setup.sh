@@ -23,5 +23,7 @@ PY=$(command -v python3.11)
 for wheel in wheels/*.whl; do
     if [ -e "$wheel" ]; then .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "$wheel"; fi
 done
+# where bubblewrap cannot run, the kernel runs as nobody (run_autograder): it must read the venv whatever the umask
+chmod -R a+rX .venv
 # nbgrader's gradebook schema version, asked once here rather than at every submission
 PYTHONPATH="$PWD" .venv/bin/python -c "from autograder.classroom.gradebook import fast_gradebooks; fast_gradebooks()"
