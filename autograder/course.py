@@ -34,6 +34,8 @@ def configure(c, root=None, limits=None, unsafe=False):
     c.CourseDirectory.release_directory = "release"
     c.CourseDirectory.db_url = f"sqlite:///{root}/gradebook.db"
     c.CourseDirectory.course_id = os.environ.get("WAVENET_COURSE_ID", COURSE_ID)
+    # collect refuses links and forged owners, and takes the time a submission reached the exchange
+    c.ExchangeFactory.collect = "autograder.classroom.exchange.SafeCollect"
     # formgrader shows the instructor each learner's notebook: its markdown and rich outputs are rendered
     # sanitized (no script, no event handler, no javascript output), through the feedback page's allowlist
     # (formgrader's own template renders markdown with markdown2html alone: that filter is replaced too)
