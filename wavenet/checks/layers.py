@@ -628,12 +628,15 @@ def bn_eval_values(inp, d, ndim=2):
     before, after = d.tensors("before", 2), d.tensors("after", 2)
     if any(b.shape != a.shape or not torch.equal(b, a) for b, a in zip(before, after)):
         fail(f"{what} changed its running statistics in eval mode: update them only when self.training is True")
-    # the grader's statistics, written into the layer; or, when it keeps another number of them (the
-    # stats-count test reports that), the layer's own, in whatever shape broadcasts
-    mean, var = [ev[k] if t.numel() == C else t for k, t in zip(("mean", "var"), before)]
+    # the grader's statistics are written into the layer: it must keep one of each per channel (a layer with one
+    # number of each, 0 and 1, would pass for an affine gamma * x + beta that never normalises)
+    for name, t in zip(("running_mean", "running_var"), before):
+        if t.numel() != C:
+            fail(f"{what}.{name} holds {t.numel()} value(s), not one per channel ({C}): eval mode normalises each "
+                 "channel with its own running statistics")
+    mean, var = ev["mean"], ev["var"]
     x, out = ev["x"], d.tensor("out")
-    ref = (ev["gamma"] * (x - mean) / torch.sqrt(var + 1e-5) + ev["beta"] if mean.numel() != C
-           else bn_eval(x, ev["gamma"], ev["beta"], mean, var, 1e-5))
+    ref = bn_eval(x, ev["gamma"], ev["beta"], mean, var, 1e-5)
     if not close(out, ref):
         if close(out, bn_train(x, ev["gamma"], ev["beta"], 1e-5)) or \
                 close(out, bn_train_biased(x, ev["gamma"], ev["beta"], 1e-5)):
