@@ -35,33 +35,34 @@ from wavenet.checks.verdict import ERRORS, Verdict, course_message, exception_te
 HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
-def probe_call(source):
-    """``(name, options)`` of the one ``check(...)`` call in a test cell's source, or ``None``."""
+def check_call(source):
+    """The one ``check(...)`` call of a test cell's source (an ``ast.Call``), or ``None``."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
              and n.func.id == "check"]
-    if len(calls) != 1 or not calls[0].args or not isinstance(calls[0].args[0], ast.Constant):
+    return calls[0] if len(calls) == 1 else None
+
+
+def probe_call(source):
+    """``(name, options)`` of the one ``check(...)`` call in a test cell's source, or ``None``."""
+    call = check_call(source)
+    if call is None or not call.args or not isinstance(call.args[0], ast.Constant):
         return None
     try:
-        options = {k.arg: ast.literal_eval(k.value) for k in calls[0].keywords}
+        options = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
     except ValueError:
         return None
-    return calls[0].args[0].value, options
+    return call.args[0].value, options
 
 
 def first_object(source):
     """The name of the first object a test cell's ``check("name", Obj, ...)`` call passes (``"Obj"``), or ``None``."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-             and n.func.id == "check"]
-    if len(calls) == 1 and len(calls[0].args) > 1 and isinstance(calls[0].args[1], ast.Name):
-        return calls[0].args[1].id
+    call = check_call(source)
+    if call is not None and len(call.args) > 1 and isinstance(call.args[1], ast.Name):
+        return call.args[1].id
     return None
 
 

@@ -31,6 +31,7 @@ from wavenet.checks.architecture import KINDS, MAX_LAYERS, MAX_SIZE, VOCAB, draw
 from wavenet.checks.models import TIME_LIMIT_S, recipe_of, switch
 from wavenet.checks.oracle import close, maxdiff
 from wavenet.checks.verdict import fail
+from wavenet.nn import Sequential
 
 MAX_PARAMS = 2_000_000  # the lecture's model has 76,579; a bigger one would make the grader's run too long
 LIMITS = {"kernel_size": 8, "dilation": 64, "n": 8}
@@ -97,8 +98,9 @@ def layers_of(d, what):
     return out
 
 
-class Described:
-    """The described layers in order, after ``pad`` '.' tokens on the left (the sum of the convolutions' reach)."""
+class Described(Sequential):
+    """The described layers in order (a course ``Sequential``), after ``pad`` '.' tokens on the left (the sum of
+    the convolutions' reach)."""
 
     def __init__(self, layers):
         from wavenet.conv import CausalConv1d
@@ -117,13 +119,7 @@ class Described:
 
     def __call__(self, idx):
         x = F.pad(idx, (self.pad, 0), value=0) if self.pad else idx  # (B, T + pad): '.' tokens on the left
-        for layer in self.layers:
-            x = layer(x)
-        self.out = x
-        return self.out
-
-    def parameters(self):
-        return [p for layer in self.layers for p in layer.parameters()]
+        return super().__call__(x)
 
     @torch.no_grad()
     def load(self, weights):
