@@ -11,7 +11,7 @@ import pytest
 
 from autograder.assignments import source_path
 from nbgrader.utils import parse_utc
-from test_nbgrader_course import ASSIGNMENT, COURSE_ID, ENV, make_course
+from test_nbgrader_course import ASSIGNMENT, COURSE_ID, ENV, released_course
 
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 NOBODY = 65534
@@ -36,11 +36,7 @@ def now():
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("exchange-collect")
-    exchange = tmp / "exchange"
-    exchange.mkdir()
-    exchange.chmod(0o777)
-    root = make_course(tmp / "course", exchange)
-    nbgrader("release_assignment", ASSIGNMENT, cwd=root)
+    root, exchange = released_course(tmp)
     return {"root": root, "exchange": exchange, "inbound": exchange / COURSE_ID / "inbound", "tmp": tmp}
 
 

@@ -109,14 +109,21 @@ def export(root):
         return {r["student_id"]: r for r in csv.DictReader(f)}
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nbgrader-course")
+def released_course(tmp):
+    """``(course, exchange)``: a course at ``tmp/course`` that has released exercise 1 into ``tmp/exchange``
+    (open to every user, as on a hub)."""
     exchange = tmp / "exchange"
     exchange.mkdir()
     exchange.chmod(0o777)
-    plain = make_course(tmp / "course", exchange)
-    nbgrader("release_assignment", ASSIGNMENT, cwd=plain)
+    root = make_course(tmp / "course", exchange)
+    nbgrader("release_assignment", ASSIGNMENT, cwd=root)
+    return root, exchange
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nbgrader-course")
+    plain, exchange = released_course(tmp)
     for student, nb in students().items():  # each student in a folder of their own, as on a hub
         home = tmp / "home" / student
         home.mkdir(parents=True)
