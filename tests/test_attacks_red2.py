@@ -429,3 +429,26 @@ def test_structure_alone_scores_nothing_when_graded(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout)
     assert result["score"] == 0, [(t["id"], t["message"]) for t in result["tests"] if t["passed"]]
+
+
+def test_plain_nbgrader_autograde_bounds_a_notebook_before_parsing_it(tmp_path):
+    """`nbgrader autograde` reads each submitted file itself, before the course's pipeline: the course's
+    configuration gives it an exporter that bounds the bytes first (hole 4), so 3 million empty lists in a
+    cell's metadata are refused in well under a second, naming the bound, and an honest file still reads."""
+    import time
+
+    from autograder.bounded_json import TooComplex
+    from autograder.course import config
+
+    c = config(tmp_path)
+    exporter = c.Autograde.exporter_class(config=c)  # what nbgrader's Autograde makes from the course's config
+    bloat = tmp_path / "bloat.ipynb"
+    bloat.write_bytes(b'{"cells": [{"cell_type": "code", "metadata": {"m": [' + b"[]," * 3_000_000 + b'[]]}, '
+                      b'"source": "", "outputs": [], "execution_count": null}], "metadata": {}, '
+                      b'"nbformat": 4, "nbformat_minor": 5}')
+    t0 = time.perf_counter()
+    with pytest.raises(TooComplex, match="JSON values"):
+        exporter.from_filename(str(bloat))
+    assert time.perf_counter() - t0 < 5
+    honest, _ = exporter.from_filename(str(ROOT / "exercises" / "01_layers" / "01_layers.ipynb"))
+    assert '"nbgrader"' in honest

@@ -22,6 +22,7 @@ notebook starts and removed when it ends.
 """
 from pathlib import Path
 
+from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
@@ -66,6 +67,23 @@ class FillPackageLocation(NbGraderPreprocessor):
         return nb, resources
 
 
+class BoundedNotebookExporter(NotebookExporter):
+    """nbgrader's exporter for ``autograde``, which reads each submitted file: its bytes are bounded (size,
+    JSON values and depth: :mod:`autograder.bounded_json`) before nbformat parses them, so plain ``nbgrader
+    autograde`` refuses a bloated notebook in a fraction of a second, naming why, as ``grade-all`` does."""
+
+    def from_filename(self, filename, resources=None, **kw):
+        from autograder.bounded_json import check
+        from autograder.notebook.submission import MAX_BYTES
+
+        with open(filename, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ValueError(f"{filename} is over {MAX_BYTES // 2**20} MB, far more than a notebook of this course")
+        check(data, str(filename))
+        return super().from_filename(filename, resources, **kw)
+
+
 def configure(c, limits=None, unsafe=False):
     """Put the course's pipeline into the traitlets config ``c`` (see the module docstring); return ``c``.
 
@@ -87,6 +105,7 @@ def configure(c, limits=None, unsafe=False):
     steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
     assert Execute in steps and LimitOutput in steps, "nbgrader's autograde pipeline changed"
     i = steps.index(LimitOutput)
+    c.Autograde.exporter_class = BoundedNotebookExporter
     c.Autograde.sanitize_preprocessors = [Repair] + sanitize
     c.Autograde.autograde_preprocessors = ([SandboxedExecute if s is Execute else s for s in steps[:i + 1]]
                                            + [Judge] + steps[i + 1:])
