@@ -252,9 +252,10 @@ def test_labels_never_reach_the_kernel(attacked):
 
 def test_unreadable_messages_stop_the_kernel_not_the_grader(attacked):
     """JSON nested 200,000 deep and bytes that are not UTF-8, sent down the kernel's own socket: the grader's
-    client cannot read them, so it stops that kernel and grades what ran; the record is final."""
+    client bounds a message before parsing it (autograder/bounded_json.py), so it stops that kernel, names
+    why, and grades what ran; the record is final."""
     rec = attacked["records"]["a_raw_messages"]
-    assert rec["status"] == "graded" and rec["final"] and "could not read" in rec["reason"], rec
+    assert rec["status"] == "graded" and rec["final"] and "the kernel sent a message that" in rec["reason"], rec
 
 
 def test_forged_and_oversized_records_fail_with_a_reason(attacked):
