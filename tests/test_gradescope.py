@@ -159,7 +159,7 @@ def test_results_json_matches_grade(kind, autograder_zip, tmp_path):
     assert not [line for line in Assignment(A).hidden_lines if line in text], "hidden test source in results.json"
     assert "sandbox (bubblewrap)" in results["output"]
     if kind == "mutant":
-        assert 0 < results["score"] < sum(t["max_score"] for t in results["tests"])
+        assert results["score"] < sum(t["max_score"] for t in results["tests"])  # (0 since every test binds values)
         assert "squeeze it" in next(t["output"] for t in results["tests"] if t["name"] == "test_fc_full")
 
 
