@@ -144,6 +144,8 @@ def test_concept_groups_messages_by_the_mistake_not_the_values():
                 "tests did not run, or raised an error")
     assert concept(knock_on) == concept(knock_on + " (the same error as in test_linear_shapes: fix that first)") == \
         "the cell that defines what it tests did not run, or raised an error"
+    bound = a + " (every test of it also checks the values it computes)"
+    assert concept(bound) == concept(bound + " (the same error as in test_fc_shapes: fix that first)") == concept(a)
     secret = "Linear raised NameError: at cell 'Linear', line 3: `w = secret_helper(fan_in)`"
     assert "secret_helper" not in concept(secret) and concept(secret) == "at cell 'Linear', line #"
     kept = "Tanh raised NotImplementedError: replace `raise NotImplementedError()` with your code"

@@ -26,10 +26,12 @@ from pathlib import Path
 
 from autograder.assignments import GradingError, release_path
 from autograder.safe_io import write_text
+from wavenet.checks import verdict
 
 NUMBER = re.compile(r"(?<![A-Za-z_])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 QUOTED = re.compile(r"`([^`]*)`")
 KNOCK_ON = re.compile(r"\s*\(the same error as in [^)]*\)\s*$")  # judge.py's note on a later test
+BOUND = re.compile(re.escape(verdict.BOUND))  # the note on a test bound to another's values: the same mistake
 TROUBLE = ("time limit", "stopped responding", "ran out of memory", "kernel died")  # the notes of grade.py
 
 
@@ -118,7 +120,7 @@ def concept(message, public=""):
     span is kept only when ``public`` (the released exercise) holds it, else it becomes ``…`` (it may quote the
     learner's line) and a clause that is only that is skipped."""
     first = message.strip().splitlines()[0] if message.strip() else ""
-    first = KNOCK_ON.sub("", first)
+    first = BOUND.sub("", KNOCK_ON.sub("", first))
     first = QUOTED.sub(lambda m: m.group(0) if m.group(1) and m.group(1) in public else "`…`", first)
     clauses = [c for c in first.split(": ") if c.strip() not in ("", "`…`")] or [first]
     return NUMBER.sub("#", clauses[-1]).strip().rstrip(".")

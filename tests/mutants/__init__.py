@@ -50,6 +50,19 @@ class Mutant:
     def correct(self):
         return not self.fails
 
+    def unexpected(self, failed):
+        """The tests in ``failed`` (``{test id: message}``) this mutant should not lose. Besides those listed, a
+        test may fail only where its message says it is the same mistake: a test of the same object that also
+        checks the values it computes (no points for structure alone), or a knock-on ("the same error as in")."""
+        from wavenet.checks.verdict import BOUND
+
+        return {t for t, msg in failed.items()
+                if t not in self.fails and BOUND not in msg and "(the same error as in " not in msg}
+
+    def missing(self, failed):
+        """The tests this mutant should lose that ``failed`` lacks, or whose message does not name the mistake."""
+        return {t for t, piece in self.fails.items() if t not in failed or piece not in failed[t]}
+
     def replacements(self, nb=None):
         """``{grade_id: source}`` for the runner."""
         nb = nb or read_notebook(source_path(self.assignment))

@@ -53,6 +53,8 @@ def _(inp, d):
 # the cause of every failure that comes from not squeezing the size-1 middle dim when n == T: the tests after
 # the first that fails from it say so ("the same error as in ...") instead of a new mistake
 NO_SQUEEZE = ("shape", "no_squeeze")
+# the one way that mistake is named, whichever test meets it first
+SQUEEZE_HINT = "when T == n the middle dim has size 1, squeeze it (x.squeeze(1)) so the output is (B, C*n)"
 
 
 @probe("flatten_consecutive_full", inputs=_fc_inputs)
@@ -64,8 +66,7 @@ def _(learner, inp, FlattenConsecutive):
 def _(inp, d):
     for (n, (B, T, C)), got in zip(inp["full"], d.shapes("shapes", len(inp["full"]))):
         if tuple(got) == (B, 1, T * C):
-            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}: when T == n the middle "
-                 "dim has size 1, squeeze it (x.squeeze(1)) so the output is (B, C*n)", cause=NO_SQUEEZE)
+            fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}: {SQUEEZE_HINT}", cause=NO_SQUEEZE)
         if tuple(got) != (B, T * C):
             fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {(B, T * C)}")
 
@@ -167,7 +168,7 @@ def flatten_consecutive_order(inp, d):
         if out.shape != want.shape:
             unsqueezed = n == T and tuple(out.shape) == (B, 1, C * n)
             fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(out.shape)}, not {tuple(want.shape)}"
-                 + (": when T == n the middle dim has size 1, squeeze it (x.squeeze(1))" if unsqueezed else ""),
+                 + (f": {SQUEEZE_HINT}" if unsqueezed else ""),
                  cause=NO_SQUEEZE if unsqueezed else None)
         if torch.equal(out, want):
             continue
