@@ -50,7 +50,7 @@ chapter: setup
 
 ## test: unit tests, the fast book, the reader test, grading of every assignment
 test: setup book-fast
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 ## test-fast: the tests that need no sandbox, no browser, no built book and no GPU, and build nothing slow
 ## (ALLOW_SKIP=sandbox,browser,cgroup lets `make test` skip, with the reason, what this machine cannot run)

@@ -1,7 +1,8 @@
 """Headless Chromium driven over the DevTools protocol: open a page, run JavaScript in it, wait, take a picture.
 
-The tests that must *click* (formgrader's score and comment fields, saved by its own JavaScript) need more than
-``chromium --screenshot``. This is the smallest driver that does it, with what the pins already hold
+Every browser test of the suite shares one Chromium (conftest.py's ``browser`` fixture): the book's pages, the
+class report, JupyterLab and formgrader, where a test must *click* (the score and comment fields, saved by
+formgrader's own JavaScript). This is the smallest driver that does it, with what the pins already hold
 (``websocket-client``, a dependency of jupyter_server): no Selenium, no Playwright, no driver binary.
 """
 import base64
@@ -17,23 +18,29 @@ import websocket
 from needs import chromium_path
 
 
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--hide-scrollbars",
+]
+
+
 class BrowserError(AssertionError):
     """The page did not do what the test waited for; the message says what and where."""
 
 
 class Browser:
-    """One headless Chromium with one page.
+    """One headless Chromium with one page, its cache off (a test sees every request a page makes).
 
     Args:
-        profile: an empty folder for Chromium's profile (a test's ``tmp_path / "profile"``).
-        width, height: the window, in CSS pixels (screenshots are this size).
+        profile: an empty folder for Chromium's profile.
+        width, height: the window, in CSS pixels (screenshots are this wide); :meth:`reset` returns to it.
     """
 
     def __init__(self, profile, width=1280, height=1600):
-        from test_book_render import CHROMIUM_FLAGS
-
+        self.width, self.height = width, height
         self.proc = subprocess.Popen(
-            [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+            [chromium_path(), *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
              "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         port, deadline, seen = None, time.time() + 60, []
@@ -54,6 +61,18 @@ class Browser:
         self.ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Runtime.enable")
+        self.send("Network.enable")
+        self.send("Network.setCacheDisabled", cacheDisabled=True)
+
+    def reset(self):
+        """A blank page, no cookies, the starting window size: what one test leaves, the next does not see."""
+        self.open("about:blank")
+        self.send("Network.clearBrowserCookies")
+        self.resize(self.width, self.height)
+
+    def resize(self, width, height):
+        """The viewport, in CSS pixels (a tall one loads every lazy image of a long page)."""
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
 
     def send(self, method, **params):
         """One protocol command; its result (events that arrive meanwhile are dropped)."""
@@ -67,9 +86,17 @@ class Browser:
                 return msg.get("result", {})
 
     def open(self, url, ready="document.readyState === 'complete'", timeout=60):
-        """Load ``url`` and wait until the JavaScript expression ``ready`` is true."""
-        self.send("Page.navigate", url=url)
-        self.wait(ready, timeout, what=f"{url} to load")
+        """Load ``url`` and wait until the JavaScript expression ``ready`` is true in the new document (the old one
+        is marked first, so a ``ready`` that was already true there does not count)."""
+        self.eval("window.__left_by_the_driver = true")
+        result = self.send("Page.navigate", url=url)
+        if result.get("errorText"):
+            raise BrowserError(f"{url}: {result['errorText']}")
+        self.wait(f"window.__left_by_the_driver === undefined && ({ready})", timeout, what=f"{url} to load")
+
+    def dom(self):
+        """The document as it is now, serialised (what ``chromium --dump-dom`` prints)."""
+        return self.eval("document.documentElement.outerHTML")
 
     def eval(self, expression):
         """The value of a JavaScript expression in the page (awaited when it is a promise)."""

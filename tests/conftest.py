@@ -1,5 +1,6 @@
-"""Shared fixtures: the lecture's splits and the graded class of tests/submissions, each made once per session;
-the marks (what a test needs, what it costs) and the check that fails a test whose needs this machine lacks."""
+"""Shared fixtures: the lecture's splits, one Chromium and the graded class of tests/submissions, each made once
+per session; the marks (what a test needs, what it costs) and the check that fails a test whose needs this machine
+lacks."""
 import pytest
 
 import needs
@@ -21,6 +22,24 @@ def pytest_configure(config):
 def pytest_runtest_setup(item):
     """Before any fixture is made: fail (or, under ALLOW_SKIP, skip) a test whose marked needs are missing."""
     needs.check(item)
+
+
+@pytest.fixture(scope="session")
+def chromium_session(tmp_path_factory):
+    """One headless Chromium for the whole run (tests/browser.py), started by the first browser test."""
+    from browser import Browser
+
+    needs.need("browser", *needs.probe("browser"))
+    chromium = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def browser(chromium_session):
+    """The session's Chromium, on a blank page with no cookies and the starting window size."""
+    chromium_session.reset()
+    return chromium_session
 
 
 @pytest.fixture(scope="session")

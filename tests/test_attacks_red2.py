@@ -13,7 +13,6 @@ tests/test_batch_attacks.py, running statistics judged from a start of 1e8 in te
 """
 import json
 import os
-import re
 import subprocess
 import sys
 import urllib.error
@@ -23,6 +22,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import attacks as A
+from attacks import red2
 from autograder.assignments import ROOT
 from autograder.sandbox.bwrap import mode
 import submissions as S
@@ -108,37 +108,14 @@ def test_grades_table_prints_no_escape_sequence():
 
 # ---------------------------------------------------------------- 4: malformed kernel messages
 
-# Sent from a cell before the tests (so its outputs are in the feedback): each message alone used to raise in
-# nbclient or nbformat, in the grader; then the kernel numbers its cells with a 300-digit count.
-MALFORMED = """
-ip = get_ipython()
-k = ip.kernel
-ip.display_pub.publish(data={"text/plain": "transient is a list"}, metadata={}, transient=["x"])
-ip.display_pub.publish(data={"text/plain": "metadata is a list"}, metadata=["x"])
-k.session.send(k.iopub_socket, "execute_result", {"data": {"text/plain": "count"}, "metadata": {},
-               "execution_count": "NaN"}, parent=k.get_parent())
-msg = k.session.msg("display_data", {"data": {"text/plain": "orphan"}, "metadata": {}}, parent=k.get_parent())
-msg["parent_header"] = [msg["parent_header"]]
-k.session.send(k.iopub_socket, msg)
-msg = k.session.msg("display_data", {"data": {"text/plain": "bad date"}, "metadata": {}}, parent=k.get_parent())
-msg["header"]["date"] = "yesterday"
-k.session.send(k.iopub_socket, msg)
-k.session.send(k.iopub_socket, "stream", {"name": ["stdout"], "text": 7}, parent=k.get_parent())
-ip.execution_count = 10 ** 300
-"""
-HUGE = re.compile(r"\d{25}")
-
-
 @pytest.fixture(scope="module")
 def malformed(tmp_path_factory):
     """``grade --json --feedback`` of a correct 01_layers notebook whose second cell sends malformed messages."""
     if KIND is None:
         pytest.skip(f"no sandbox here: {WHY}")
     tmp = tmp_path_factory.mktemp("malformed")
-    nb = S.after(S.solved(A.LAYERS), "setup", MALFORMED)
-    nb.cells.insert(S.index(nb, "setup") + 2, new_code_cell("6 * 7"))  # a result shown after the count is set
     path = tmp / "malformed.ipynb"
-    path.write_bytes(S.dumps(nb))
+    path.write_bytes(S.dumps(red2.malformed()))
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", A.LAYERS, str(path), "--json",
                            "--feedback", str(tmp / "feedback.html"), *LIMITS], cwd=ROOT,
                           env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, timeout=600)
@@ -158,7 +135,7 @@ def test_execution_counts_are_the_graders(malformed):
     """No count the kernel chose reaches the feedback: the cells are numbered 1, 2, 3... by the grader."""
     _, feedback = malformed
     page = feedback.read_text()
-    assert not HUGE.search(page), HUGE.search(page).group()[:40]
+    assert not red2.HUGE.search(page), red2.HUGE.search(page).group()[:40]
 
 
 def test_well_formed_mends_what_nbclient_reads_unchecked():

@@ -2,13 +2,12 @@
 its figures are real images, and it renders in headless Chromium with every
 figure loaded. Screenshots land in _build/fast/screenshots/.
 
-Needs the fast book (``make book-fast``; ``make test`` builds it first) and chromium (``make setup``).
+Needs the fast book (``make book-fast``; ``make test`` builds it first) and chromium (``make setup``; one for
+the session, conftest.py's ``browser``).
 """
 import html
 import json
 import re
-import subprocess
-import tempfile
 import threading
 from functools import partial
 from html.parser import HTMLParser
@@ -21,7 +20,6 @@ import pytest
 import yaml
 from PIL import Image
 
-from needs import chromium_path, need
 
 # reads the fast book that `make book-fast` builds (minutes): not in `make test-fast`; its Chromium test is marked browser
 pytestmark = pytest.mark.slow
@@ -30,11 +28,6 @@ BUILD = ROOT / "_build" / "fast" / "_build"
 HTML = BUILD / "html"
 EXECUTED = BUILD / "jupyter_execute"
 SHOTS = ROOT / "_build" / "fast" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars",
-]
 
 
 def toc_pages():
@@ -149,13 +142,6 @@ def server(html_dir):
     httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    path = chromium_path()
-    need("browser", path is not None, "chromium is not installed")  # the tests using it are marked browser too
-    return path
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_page_is_built_with_its_title(html_dir, page):
     """Every chapter listed in _toc.yml has an HTML page that carries its title."""
@@ -191,7 +177,7 @@ def test_every_figure_is_a_real_image(html_dir, page):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_in_chromium_with_figures_loaded(server, chromium, page):
+def test_page_renders_in_chromium_with_figures_loaded(server, browser, page):
     """Headless Chromium loads the page over HTTP: the DOM holds the title and the
     article, the browser fetched every figure with status 200, and the screenshot is not blank."""
     base, served = server
@@ -200,13 +186,10 @@ def test_page_renders_in_chromium_with_figures_loaded(server, chromium, page):
     shot = SHOTS / (Path(page).name + ".png")
     shot.unlink(missing_ok=True)
     before = len(served)
-    with tempfile.TemporaryDirectory() as profile:
-        run = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,16000",
-             f"--screenshot={shot}", "--dump-dom", url],
-            capture_output=True, text=True, timeout=120)
-    dom = run.stdout
-    assert run.returncode == 0 and dom, f"chromium failed on {url}:\n{run.stderr[-2000:]}"
+    browser.resize(1280, 16000)  # tall enough that every figure is in view (none waits to be scrolled to)
+    browser.open(url, ready="document.readyState === 'complete' && [...document.images].every(i => i.complete)")
+    dom = browser.dom()
+    browser.screenshot(shot)
     assert "<article" in dom and "bd-article" in dom, f"{url}: the rendered DOM has no article"
     title = title_of(page)
     assert title in plain(dom), f"{url}: title {title!r} not in the rendered DOM"

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from autograder.assignments import ROOT, release_path
-from test_book_render import CHROMIUM_FLAGS, SHOTS, chromium  # noqa: F401  (fixture)
+from test_book_render import SHOTS
 
 pytestmark = pytest.mark.browser  # headless chromium: fails without it unless ALLOW_SKIP=browser
 
@@ -76,7 +76,13 @@ def get(url):
         return None
 
 
-def open_in_lab(chromium, learner, shot, config="jupyter"):  # noqa: F811
+# Lab has opened the exercise: its cells are on the page and the menu bar is drawn (the extensions that add menus
+# are activated before a document opens)
+LAB_READY = ("document.querySelector('.jp-Notebook .jp-Cell') && document.querySelector('.lm-MenuBar-content') && "
+             "document.body.innerText.includes('Exercise 1')")
+
+
+def open_in_lab(browser, learner, shot, config="jupyter"):
     """Start JupyterLab on a copy of the exercise (with ``learner/<config>`` when ``learner``), load it in
     Chromium; ``(dom, status of /formgrader)``, and with ``config="hub"`` the status of the students'
     ``/assignments`` too."""
@@ -100,14 +106,14 @@ def open_in_lab(chromium, learner, shot, config="jupyter"):  # noqa: F811
             while get(f"{base}/api/status") != 200:
                 assert lab.poll() is None and time.time() < deadline, "jupyter lab did not start"
                 time.sleep(0.5)
-            run = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}",
-                                  "--window-size=1400,900", "--virtual-time-budget=30000", f"--screenshot={shot}",
-                                  "--dump-dom", f"{base}/lab/tree/{EXERCISE}.ipynb?reset"],
-                                 capture_output=True, text=True, timeout=180)
-            assert run.returncode == 0 and run.stdout, run.stderr[-2000:]
+            browser.resize(1400, 900)
+            browser.open(f"{base}/lab/tree/{EXERCISE}.ipynb?reset", ready=LAB_READY, timeout=120)
+            time.sleep(3)  # what Lab still draws after the notebook (status bar, side panels)
+            dom = browser.dom()
+            browser.screenshot(shot)
             if config == "hub":
-                return run.stdout, get(f"{base}/formgrader"), get(f"{base}/assignments")
-            return run.stdout, get(f"{base}/formgrader")
+                return dom, get(f"{base}/formgrader"), get(f"{base}/assignments")
+            return dom, get(f"{base}/formgrader")
         finally:
             lab.terminate()
             lab.wait(timeout=30)
@@ -119,11 +125,11 @@ def shots():
     return SHOTS
 
 
-def test_learner_lab_renders_the_exercise_without_nbgrader(chromium, shots):  # noqa: F811
+def test_learner_lab_renders_the_exercise_without_nbgrader(browser, shots):
     """With learner/jupyter, Lab shows the exercise's cells and its usual menus, no nbgrader menu or panel,
     and the formgrader's page does not exist; the screenshot is not blank."""
     shot = shots / "lab-learner.png"
-    dom, formgrader = open_in_lab(chromium, learner=True, shot=shot)
+    dom, formgrader = open_in_lab(browser, learner=True, shot=shot)
     text = visible_text(dom)
     assert "jp-Notebook" in dom and "Exercise 1" in text and "YOUR CODE HERE" in text, "the notebook did not render"
     assert "File" in text and "Kernel" in text, "Lab's menu bar did not render"
@@ -135,16 +141,16 @@ def test_learner_lab_renders_the_exercise_without_nbgrader(chromium, shots):  # 
     assert (gray < 200).any(axis=1).sum() > 300, f"{shot.name} is blank"
 
 
-def test_instructor_lab_shows_the_nbgrader_menu(chromium, shots):  # noqa: F811
+def test_instructor_lab_shows_the_nbgrader_menu(browser, shots):
     """The same environment without learner/jupyter shows nbgrader's menu: what the learner's case looks for."""
-    dom, formgrader = open_in_lab(chromium, learner=False, shot=shots / "lab-instructor.png")
+    dom, formgrader = open_in_lab(browser, learner=False, shot=shots / "lab-instructor.png")
     assert "Nbgrader" in visible_text(dom) and formgrader != 404
 
 
-def test_hub_student_lab_keeps_assignments_and_hides_formgrader(chromium, shots):  # noqa: F811
+def test_hub_student_lab_keeps_assignments_and_hides_formgrader(browser, shots):
     """With learner/hub (a student's Lab on a hub), nbgrader's Assignments server extension answers (fetch,
     validate, submit) while formgrader's page does not exist and its menu entries are gone."""
-    dom, formgrader, assignments = open_in_lab(chromium, learner=True, shot=shots / "lab-hub-student.png",
+    dom, formgrader, assignments = open_in_lab(browser, learner=True, shot=shots / "lab-hub-student.png",
                                                config="hub")
     text = visible_text(dom)
     assert "jp-Notebook" in dom and "Exercise 1" in text, "the notebook did not render"

@@ -9,7 +9,8 @@ a second course directory. Both must give every student the same points, test
 by test: the honest solution everything, the empty release, a notebook whose
 ``check`` is a ``lambda`` and one with an input transformer nothing, and a
 late submission what the course's penalty (``zero``) leaves. Every attack of
-``tests/attacks`` on exercise 1 also goes through plain ``nbgrader autograde``.
+``tests/attacks`` on exercise 1, and the second review's (``tests/attacks/red2.py``), also goes through
+plain ``nbgrader autograde``.
 Then nbgrader's feedback, export and a manual grade work on ``grade-all``'s
 course as on any nbgrader course.
 """
@@ -31,6 +32,8 @@ import nbformat
 import pytest
 
 import attacks as A
+from attacks import red2
+from attacks.structure import seed_only
 from autograder.assignments import ROOT, graded_cells, nbgrader_meta, read_notebook, source_path
 from batch_cli import grades_csv, gradebook_url
 from submissions import solved
@@ -58,6 +61,7 @@ c.LateSubmissionPlugin.penalty_method = "zero"
 LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--processes", "128", "--disk", "96M",
           "--cpu-seconds", "12", "--memory", "1G"]
 LATE = "late_honest"
+RED2 = {"r2_malformed": red2.malformed, "r2_seed_forger": seed_only}  # tests/attacks/red2.py
 
 
 def nbgrader(*args, cwd, ok=True, timeout=1200):
@@ -155,6 +159,10 @@ def course(tmp_path_factory):
             folder = plain / "submitted" / name.removesuffix(".ipynb") / ASSIGNMENT
             folder.mkdir(parents=True)
             (folder / f"{ASSIGNMENT}.ipynb").write_bytes(data)
+    for name, nb in RED2.items():  # the second review's notebook attacks, through the same command
+        folder = plain / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb(), str(folder / f"{ASSIGNMENT}.ipynb"))
     canary_sha = hashlib.sha256(canary.read_bytes()).hexdigest()
     nbgrader("autograde", ASSIGNMENT, cwd=plain)
     return {"plain": plain, "batch": batch, "exchange": exchange, "attacks": attacks, "canary": canary,
@@ -197,6 +205,20 @@ def test_every_attack_scores_nothing_through_plain_nbgrader(course):
     for name in course["attacks"]:
         assert float(got[name]["raw_score"]) == 0, f"{name}: {got[name]}"
     assert hashlib.sha256(course["canary"].read_bytes()).hexdigest() == course["canary_sha"]
+
+
+@pytest.mark.sandbox
+def test_red_team_2_through_plain_nbgrader(course):
+    """The second review's notebook attacks, graded by plain `nbgrader autograde`, end as they do through `grade`:
+    malformed kernel messages leave an honest notebook every point and no count the kernel chose in the judged
+    notebook; structure without values scores 0."""
+    got = export(course["plain"])
+    full = sum(nbgrader_meta(c)["points"] for c in graded_cells(read_notebook(source_path(ASSIGNMENT))))
+    assert float(got["r2_malformed"]["raw_score"]) == full, got["r2_malformed"]
+    judged = course["plain"] / "autograded" / "r2_malformed" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    counts = [c.get("execution_count") for c in nbformat.read(str(judged), 4).cells if c.cell_type == "code"]
+    assert not red2.HUGE.search(judged.read_text()) and all(n is None or n < 1000 for n in counts), counts
+    assert float(got["r2_seed_forger"]["raw_score"]) == 0, got["r2_seed_forger"]
 
 
 @pytest.mark.sandbox
@@ -260,7 +282,7 @@ class Formgrader:
 
 @pytest.mark.sandbox
 @pytest.mark.browser
-def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_output(course, tmp_path):
+def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_output(course, browser, tmp_path):
     """Formgrader on grade-all's course, driven in headless Chromium as a grader uses it: the submissions list
     shows the students, a submission opens as the judged notebook (the grader's verdicts in its test cells;
     screenshots kept), its Autograde button grades with the course's pipeline, and a manual score and comment
@@ -268,7 +290,6 @@ def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_out
     feedback page."""
     from nbgrader.api import Gradebook
 
-    from browser import Browser
     from test_book_render import SHOTS
 
     batch = tmp_path / "batch"
@@ -277,9 +298,8 @@ def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_out
         empty_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "empty").id
         honest_id = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "honest").id
     SHOTS.mkdir(parents=True, exist_ok=True)
-    fg, page = Formgrader(batch), None
+    fg, page = Formgrader(batch), browser
     try:
-        page = Browser(tmp_path / "profile")
         # the submissions list, as formgrader's own JavaScript fills it in
         page.open(f"{fg.base}/formgrader/manage_submissions/{ASSIGNMENT}")
         listed = page.wait(f"document.querySelectorAll('#main-table tr').length >= {len(course['records'])} && "
@@ -320,8 +340,6 @@ def test_formgrader_shows_judged_notebooks_and_its_manual_grades_reach_every_out
             time.sleep(0.5)
         page.screenshot(SHOTS / "formgrader-manual-grade.png")
     finally:
-        if page:
-            page.close()
         fg.close()
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
                            "--workers", "1", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
@@ -342,7 +360,7 @@ WRITTEN = "written_init"  # a written answer, graded by hand (a cell this test's
 
 @pytest.mark.sandbox
 @pytest.mark.browser
-def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_feedback(tmp_path):
+def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_feedback(browser, tmp_path):
     """A course whose source adds a written answer (2 points, graded by hand) to exercise 1: plain `nbgrader
     autograde` flags it for manual grading (the judged tests get their points), formgrader shows it with the
     judged notebook, and the score and comment a grader saves there reach `nbgrader export` and the feedback."""
@@ -350,7 +368,6 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
     from nbgrader.api import Gradebook
 
     from autograder.assignments import answer_cells
-    from browser import Browser
     from test_book_render import SHOTS
 
     root = make_course(tmp_path / "written", tmp_path / "exchange", source="source",
@@ -384,9 +401,8 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
         sub_id, grade_id = sub.id, written.id
         comment_id = next(c.id for c in sub.comments if c.name == WRITTEN)
     note = "Right: the variance of a sum of fan_in terms grows with fan_in."
-    fg, page = Formgrader(root), None
+    fg, page = Formgrader(root), browser
     try:  # the grader opens the submission in formgrader and types the score and the comment
-        page = Browser(tmp_path / "profile")
         page.open(f"{fg.base}/formgrader/submissions/{sub_id}/",
                   ready=FORMGRADER_READY)
         assert "unit scale" in page.eval("document.body.innerText")
@@ -402,8 +418,6 @@ def test_a_written_answer_waits_for_a_person_and_its_grade_reaches_export_and_fe
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(SHOTS / "formgrader-written-answer.png")
     finally:
-        if page:
-            page.close()
         fg.close()
     assert float(export(root)["s"]["score"]) == full + 2
     nbgrader("generate_feedback", ASSIGNMENT, cwd=root)

@@ -75,32 +75,26 @@ def expected(root, assignment):
     return out
 
 
-def chromium_dom(page, tmp_path):
+def chromium_dom(browser, page, tmp_path):
     """The page as Chromium leaves it after load, with each image's naturalWidth in ``body[data-widths]`` (a copy
     whose policy also lets this one inline script run; images stay under the page's own ``img-src data:``)."""
-    from needs import chromium_path
-    from test_book_render import CHROMIUM_FLAGS
-
     probe = tmp_path / "probe.html"
     text = page.read_text().replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';")
     script = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-widths', "
               "[...document.images].map(i => i.complete ? i.naturalWidth : 0).join(',')))</script>")
     probe.write_text(text.replace("</body>", script + "</body>"))
-    run = subprocess.run([chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                          "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=180)
-    assert "data-widths" in run.stdout, run.stderr[-2000:]
-    return BeautifulSoup(run.stdout, "html.parser")
+    browser.open(probe.as_uri(), ready="document.body && document.body.hasAttribute('data-widths')")
+    return BeautifulSoup(browser.dom(), "html.parser")
 
 
 @pytest.mark.sandbox
 @pytest.mark.browser
-def test_report_in_chromium(course, fc_graded, tmp_path):
+def test_report_in_chromium(course, fc_graded, browser, tmp_path):
     page = tmp_path / "report.html"
     proc = subprocess.run([sys.executable, "-m", "autograder", "report", "--course", str(course), "--to", str(page)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    dom = chromium_dom(page, tmp_path)
+    dom = chromium_dom(browser, page, tmp_path)
     widths = dom.body["data-widths"].split(",")
     assert len(widths) == 2 * 2 + 1 and all(int(w) > 0 for w in widths), widths  # 2 per assignment + across
 
