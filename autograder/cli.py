@@ -140,13 +140,15 @@ def cmd_grade_all(args):
     else:
         from autograder.assignments import ROOT
         from autograder.classroom.batch import grades_dir
+        from autograder.export.report import page
 
         out = Path(args.out or ROOT)
         graded = sum(r.status == "graded" for r in records)
         waiting = sum(r.needs_manual_grade for r in records)
         print(f"{graded} graded, {len(records) - graded} not graded (see the reasons)"
               + (f", {waiting} with answers to grade by hand (formgrader)" if waiting else "") +
-              f"; {grades_dir(out, args.assignment) / 'grades.csv'}, feedback in {out / 'feedback'}")
+              f"; {grades_dir(out, args.assignment) / 'grades.csv'}, feedback in {out / 'feedback'}, the class "
+              f"report in {page(out)}")
     return 0
 
 
@@ -260,7 +262,7 @@ def main(argv=None):
     rp = sub.add_parser("report", help="the class report: one self-contained HTML page from the gradebook")
     rp.add_argument("assignments", nargs="*", help="default: every assignment of the gradebook")
     rp.add_argument("--course", help="the nbgrader course directory (default: this repository's)")
-    rp.add_argument("--to", required=True, metavar="HTML", help="the page to write")
+    rp.add_argument("--to", metavar="HTML", help="the page to write (default: grades/report.html in the course)")
     rp.set_defaults(fn=cmd_report)
 
     sub.add_parser("list", help="list the assignments").set_defaults(fn=cmd_list)

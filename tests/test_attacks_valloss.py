@@ -194,6 +194,30 @@ def test_attacks_through_grade_earn_no_val_loss_points(home_model, tmp_path):
         assert results[name]["score"] <= honest["max_score"] - v["max_points"], (name, results[name]["score"])
 
 
+# ---------------------------------------------------------------- plain nbgrader autograde, in a course directory
+
+@pytest.mark.sandbox
+def test_attacks_through_plain_nbgrader_autograde_earn_no_val_loss_points(home_model, tmp_path):
+    """The two attacks handed in to a course directory of this course and graded by plain ``nbgrader
+    autograde`` (its nbgrader_config.py names the course's pipeline): no val-loss points in the gradebook, and
+    an honest student graded in the same run gets every point."""
+    from nbgrader_cli import export, hand_in, make_course, nbgrader, points
+
+    limits = "Limits(cell_timeout=120, notebook_timeout=300, memory=3 * GiB, cpu_seconds=300)"
+    root = make_course(tmp_path / "course", tmp_path / "exchange", assignment=SCALED, limits=limits)
+    handed = notebooks(home_model)
+    for name in ("label_table", "decoy_pasted", "honest"):
+        hand_in(root, name, SCALED, handed[name])
+    nbgrader("autograde", SCALED, cwd=root, timeout=1800)
+    got, exported = points(root, SCALED), export(root)
+    full = float(exported["honest"]["max_score"])
+    assert float(exported["honest"]["raw_score"]) == full, got["honest"]
+    val_points = full - sum(v for k, v in got["honest"].items() if k != VAL)
+    for name in ("label_table", "decoy_pasted"):
+        assert got[name][VAL] == 0, (name, got[name])
+        assert float(exported[name]["raw_score"]) <= full - val_points, (name, exported[name])
+
+
 # ---------------------------------------------------------------- the description and its proof (no training)
 
 def honest_record(seed=1, make=None):

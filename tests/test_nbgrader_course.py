@@ -26,7 +26,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -36,58 +35,14 @@ from attacks import red2
 from attacks.structure import seed_only
 from autograder.assignments import ROOT, graded_cells, nbgrader_meta, read_notebook, source_path
 from batch_cli import grades_csv, gradebook_url
+from nbgrader_cli import COURSE_ID, ENV, export, hand_in, make_course, nbgrader, points
 from submissions import solved
 
 ASSIGNMENT = A.LAYERS
-COURSE_ID = "wavenet-test"
-NBGRADER = str(Path(sys.executable).parent / "nbgrader")
-ENV = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           **{A.SECRET_VAR: A.SECRET})
-# the course's nbgrader_config.py, as an instructor writes it: the course's pipeline, then their own settings
-CONFIG = '''import os
-import sys
-sys.path.insert(0, {repo!r})
-from autograder.course import configure
-from autograder.sandbox.limits import GiB, Limits, MiB
-
-c = get_config()
-configure(c, root=os.path.dirname(os.path.abspath(__file__)),
-          limits=Limits(cell_timeout=40, notebook_timeout=150, processes=128, disk=96 * MiB, cpu_seconds=12,
-                        memory=GiB))
-c.CourseDirectory.course_id = {course_id!r}
-c.Exchange.root = {exchange!r}
-c.LateSubmissionPlugin.penalty_method = "zero"
-'''
 LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--processes", "128", "--disk", "96M",
           "--cpu-seconds", "12", "--memory", "1G"]
 LATE = "late_honest"
 RED2 = {"r2_malformed": red2.malformed, "r2_seed_forger": seed_only}  # tests/attacks/red2.py
-
-
-def nbgrader(*args, cwd, ok=True, timeout=1200):
-    proc = subprocess.run([NBGRADER, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
-    assert not ok or proc.returncode == 0, f"nbgrader {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
-    return proc
-
-
-def make_course(root, exchange, source=None, edit=None):
-    """A course directory of this course at ``root``; with ``source``, its own source folder holding exercise 1
-    changed by ``edit``."""
-    root.mkdir(parents=True)
-    config = CONFIG.format(repo=str(ROOT), course_id=COURSE_ID, exchange=str(exchange))
-    if source:
-        nb = read_notebook(source_path(ASSIGNMENT))
-        edit(nb)
-        (root / source / ASSIGNMENT).mkdir(parents=True)
-        nbformat.write(nb, str(root / source / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
-        config += f"c.CourseDirectory.source_directory = {source!r}\n"
-    (root / "nbgrader_config.py").write_text(config)
-    exchange.mkdir(exist_ok=True)
-    nbgrader("generate_assignment", ASSIGNMENT, cwd=root)
-    due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
-    nbgrader("db", "assignment", "add", ASSIGNMENT, f"--duedate={due:%Y-%m-%d %H:%M:%S} UTC", cwd=root)
-    return root
 
 
 def students():
@@ -96,21 +51,6 @@ def students():
     return {"honest": solved(ASSIGNMENT), "empty": empty,
             "lambda_check": A.insert_after(empty, "setup", 'check = lambda *a, **k: print("passed")'),
             "transformer": A.insert_after(empty, "setup", A.TRANSFORMER), LATE: solved(ASSIGNMENT)}
-
-
-def points(root):
-    """``{student: {cell: score}}`` from the course's gradebook."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(gradebook_url(root)) as gb:
-        return {s.student.id: {g.name: float(g.score or 0) for g in s.notebooks[0].grades}
-                for s in gb.assignment_submissions(ASSIGNMENT)}
-
-
-def export(root):
-    nbgrader("export", "--to", root / "export.csv", cwd=root)
-    with open(root / "export.csv") as f:
-        return {r["student_id"]: r for r in csv.DictReader(f)}
 
 
 def released_course(tmp):
@@ -160,9 +100,7 @@ def course(tmp_path_factory):
             folder.mkdir(parents=True)
             (folder / f"{ASSIGNMENT}.ipynb").write_bytes(data)
     for name, nb in RED2.items():  # the second review's notebook attacks, through the same command
-        folder = plain / "submitted" / name / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(nb(), str(folder / f"{ASSIGNMENT}.ipynb"))
+        hand_in(plain, name, ASSIGNMENT, nb())
     canary_sha = hashlib.sha256(canary.read_bytes()).hexdigest()
     nbgrader("autograde", ASSIGNMENT, cwd=plain)
     return {"plain": plain, "batch": batch, "exchange": exchange, "attacks": attacks, "canary": canary,
@@ -219,6 +157,20 @@ def test_red_team_2_through_plain_nbgrader(course):
     counts = [c.get("execution_count") for c in nbformat.read(str(judged), 4).cells if c.cell_type == "code"]
     assert not red2.HUGE.search(judged.read_text()) and all(n is None or n < 1000 for n in counts), counts
     assert float(got["r2_seed_forger"]["raw_score"]) == 0, got["r2_seed_forger"]
+
+
+@pytest.mark.sandbox
+def test_the_class_report_reads_what_plain_nbgrader_judged(course):
+    """The class report of the course graded by plain `nbgrader autograde` (no records): each student's failing
+    tests carry the course's message, from the Judge's metadata in the judged notebooks."""
+    from autograder.export.report import gather, mistakes
+
+    (a,) = gather(course["plain"], [ASSIGNMENT])
+    subs = {s.student: s for s in a.submissions}
+    failing = {t for t, (got, full) in subs["empty"].tests.items() if got < full}
+    assert failing and set(subs["empty"].messages) == failing, subs["empty"].messages
+    assert subs["honest"].messages == {}
+    assert any("empty" in students for _, _, students in mistakes(a))
 
 
 @pytest.mark.sandbox

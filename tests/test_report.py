@@ -122,6 +122,17 @@ def test_report_in_chromium(course, fc_graded, browser, tmp_path):
     text = page.read_text()
     assert MARKUP not in text and "&lt;img src=x onerror=alert(1)&gt;" in text  # escaped, shown as text
     assert not dom.find_all("script", src=True) and not re.search(r"<img(?![^>]*src=\"data:image/png;base64,)", text)
+
+
+@pytest.mark.sandbox
+def test_grade_all_leaves_the_class_report_in_the_grades_folder(fc_graded):
+    """grade-all rewrites grades/report.html (every assignment of the gradebook) after its run: the page an
+    instructor finds next to grades.csv, with the class's submissions counted."""
+    from autograder.export.report import page
+
+    soup = BeautifulSoup(page(fc_graded[1]).read_text(), "html.parser")
+    counted = soup.find("section", id=A).find(attrs={"data-count": "submissions"})
+    assert int(counted.text) == len(fc_graded[0]), counted
     assert not [line for line in Assignment(A).hidden_lines + Assignment(B).hidden_lines if line in text], "hidden test source"
     code = [l.strip() for src in (S.WRONG_FC, S.CHEAT_IMPORT, S.PATCH_TORCH, S.READ_HIDDEN) for l in src.splitlines()
             if len(l.strip()) > 24]
@@ -145,3 +156,42 @@ def test_concept_groups_messages_by_the_mistake_not_the_values():
     kept = "Tanh raised NotImplementedError: replace `raise NotImplementedError()` with your code"
     assert concept(kept, public="    raise NotImplementedError()\n") == \
         "replace `raise NotImplementedError()` with your code"
+
+
+def test_a_student_graded_by_plain_nbgrader_autograde_is_in_the_report(tmp_path):
+    """A student with no record (graded by plain ``nbgrader autograde``): their failing tests' messages and the
+    limit their run hit come from the Judge's metadata in the judged notebook; the cells are never read."""
+    import json
+
+    from nbgrader.api import Gradebook
+
+    from autograder.classroom.gradebook import _quiet, fast_gradebooks
+    from autograder.export.report import gather, mistakes, trouble
+
+    fast_gradebooks()
+    root = tmp_path / "course"
+    root.mkdir()
+    with _quiet(), Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        gb.update_or_create_assignment(B)
+        gb.update_or_create_notebook(B, B)
+        for name in ("test_linear_shapes", "test_tanh"):
+            gb.update_or_create_grade_cell(name, B, B, max_score=1, cell_type="code")
+        gb.update_or_create_student("carol")
+        gb.update_or_create_submission(B, "carol")
+        gb.find_grade("test_linear_shapes", B, B, "carol").auto_score = 1
+        gb.db.commit()
+    message = "Tanh gave values outside (-1, 1): use torch.tanh"
+    secret = "SECRET_CELL_SOURCE"
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "code", "id": "a", "source": secret, "metadata": {}, "outputs": [], "execution_count": None}],
+        "metadata": {"autograder": {"tests": {"test_linear_shapes": {"passed": True, "message": ""},
+                                              "test_tanh": {"passed": False, "message": message}},
+                                    "events": [[0, "timeout", "this cell ran longer than 40 s and the kernel stopped responding"]]}}}
+    judged = root / "autograded" / "carol" / B / f"{B}.ipynb"
+    judged.parent.mkdir(parents=True)
+    judged.write_text(json.dumps(nb))
+    (a,) = gather(root, [B])
+    assert a.submissions[0].messages == {"test_tanh": message}
+    assert mistakes(a) == [("use torch.tanh", ["test_tanh"], ["carol"])]
+    assert [who for who, what in trouble(a) if "40 s" in what] == ["carol"]
+    assert secret not in repr(a)

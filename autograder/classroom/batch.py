@@ -15,6 +15,7 @@ directory ``--out`` (default: the repository's; :mod:`autograder.course`)::
     gradebook.db                          nbgrader's gradebook: formgrader, export and release_feedback read it
     grades/<a>/results/<student>.json     one record per student: what a re-run skips
     grades/<a>/grades.csv                 one row per student, one column per graded cell, from the gradebook
+    grades/report.html                    the class report, every assignment of the gradebook (autograder.export.report)
 
 Records are written atomically when a student is finished, so a batch killed
 half-way and run again grades only the students without a record (or whose
@@ -174,7 +175,21 @@ def grade_all(assignment, folder=None, out=None, workers=2, force=False, limits=
 
     final = [records[s] for s in sorted(records)]
     write_grades(out, assignment)
+    write_report(out)
     return final
+
+
+def write_report(out):
+    """The class report of the whole gradebook in ``grades/report.html``. The grades are filed already: a report
+    that cannot be drawn is said, with its cause, and does not fail the run."""
+    import sys
+
+    from autograder.export.report import report
+    try:
+        report(None, out)
+    except Exception as e:  # noqa: BLE001 (any cause is reported; the grading itself succeeded)
+        print(f"the class report was not written ({type(e).__name__}: {e}); try `python -m autograder report "
+              f"--course {out}`", file=sys.stderr)
 
 
 def write_grades(out, assignment):

@@ -1,9 +1,13 @@
-"""The class report (``python -m autograder report [A ...] --to report.html``): where the class struggles, on one
-self-contained HTML page read from the course directory (nothing is graded here).
+"""The class report (``python -m autograder report [A ...] [--to report.html]``): where the class struggles, on one
+self-contained HTML page read from the course directory (nothing is graded here). ``grade-all`` rewrites the
+whole class's page, ``grades/report.html``, after each run.
 
 Sources: nbgrader's gradebook (``gradebook.db``: submissions, each test cell's score, manual grades, late
 penalties) and the records ``grade-all`` derives from it (``grades/<a>/results/<student>.json``: the course's
-verdict messages, why a file was not graded, the limits a run hit). The page holds:
+verdict messages, why a file was not graded, the limits a run hit). A student graded by plain ``nbgrader
+autograde`` has no record: their messages and the limits their run hit come from what the grader's Judge kept
+in the judged notebook's metadata (``autograded/<student>/<a>/<a>.ipynb``, written out of the kernel's reach;
+its cells are not read). The page holds:
 
 * per assignment: counts, a score histogram, the pass rate of each test, the most common mistakes (failing
   tests' messages grouped by the concept they name: the text after the values, numbers as ``#``), students with
@@ -11,7 +15,7 @@ verdict messages, why a file was not graded, the limits a run hit). The page hol
 * across assignments: mean score and submissions per assignment, and a student-by-assignment table.
 
 Figures are PNGs drawn with matplotlib's Agg backend and inlined as base64: the page needs no other file and no
-network. No student code and no hidden test source reach it: the notebooks are never read; a message's
+network. No student code and no hidden test source reach it: no notebook's cells are read; a message's
 backquoted span (where a verdict may quote a learner's line) is kept only when the released exercise holds that
 text. Every text from a record or the gradebook is HTML-escaped.
 """
@@ -94,15 +98,60 @@ def gather(root, assignments=None):
                     tests={g.name: (float(g.score or 0.0), float(g.max_score)) for nb in sub.notebooks
                            for g in nb.grades}))
             out.append(Assignment(name, float(a.max_score), tests, subs))
+    limits = None
     for a in out:
         for s in a.submissions:
             rec = load(grades_dir(root, a.name) / "results" / f"{s.student}.json")
-            if rec is None:
+            if rec is None:  # graded by plain nbgrader autograde: what the Judge kept with the judged notebook
+                limits = limits or course_limits(root)
+                s.messages, s.notes = judged(root, a.name, s.student, limits)
                 continue
             rec = derive(root, rec)
             s.status, s.reason, s.notes = rec.status, rec.reason, list(rec.notes)
             s.messages = {t["id"]: t["message"] for t in rec.tests if t.get("passed") is False and t.get("message")}
     return out
+
+
+JUDGED_BYTES = 64 * 2**20  # a judged notebook's outputs are capped (Limits.notebook_output_bytes, 8 MB)
+
+
+def judged(root, assignment, student, limits=None):
+    """``(messages, notes)`` of a notebook the course's pipeline judged in course ``root``, from its metadata
+    (``autograder``: the Judge's verdicts and the executor's events): ``{failing test id: message}`` and what the
+    run hit, in :func:`autograder.notebook.grade._notes`' words (``limits``: the course's, :func:`course_limits`);
+    ``({}, [])`` where there is no such notebook."""
+    import json
+
+    import nbformat
+
+    from autograder.bounded_json import check
+    from autograder.notebook.grade import _notes
+    from autograder.safe_io import read_regular
+
+    path = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
+    try:
+        raw = read_regular(path, JUDGED_BYTES)
+        if len(raw) > JUDGED_BYTES:
+            return {}, []
+        check(raw, "a judged notebook")
+        nb = nbformat.from_dict(json.loads(raw))
+        tests = nb.metadata["autograder"]["tests"]
+        messages = {tid: t["message"] for tid, t in tests.items()
+                    if t.get("passed") is False and isinstance(t.get("message"), str) and t["message"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}, []
+    return messages, _notes(nb, limits or course_limits(root))
+
+
+def course_limits(root):
+    """The limits course ``root`` grades under (its ``nbgrader_config.py``): they name the memory a run ran out of."""
+    from autograder.course import load
+    from autograder.sandbox.limits import Limits
+
+    try:
+        return Limits(**load(root).SandboxKernelManager.limit_values)
+    except (TypeError, AttributeError):
+        return Limits()
 
 
 def exercise_text(assignment):
@@ -293,9 +342,16 @@ def render(assignments, root):
             f"{toc} · <a href='#across'>across assignments</a></p>\n{body}\n{across(assignments)}</body></html>\n")
 
 
-def report(assignments, root, to):
-    """Write the report of ``assignments`` (default: all the gradebook holds) in course ``root`` to ``to``;
-    returns a one-line summary."""
+def page(root):
+    """Where the class report of course ``root`` lives by default: ``grades/report.html`` (grade-all rewrites it)."""
+    return Path(root) / "grades" / "report.html"
+
+
+def report(assignments, root, to=None):
+    """Write the report of ``assignments`` (default: all the gradebook holds) in course ``root`` to ``to``
+    (default: :func:`page`); returns a one-line summary."""
     found = gather(root, assignments)
+    to = Path(to or page(root))
+    to.parent.mkdir(parents=True, exist_ok=True)
     write_text(to, render(found, root))
     return f"{to}: {len(found)} assignment(s), {sum(len(a.submissions) for a in found)} submission(s)"
