@@ -30,7 +30,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
 from wavenet.checks import wire
-from wavenet.checks.verdict import ERRORS, Verdict, course_message, exception_text, verdict
+from wavenet.checks.verdict import COMMON, ERRORS, Verdict, course_message, exception_text, verdict, words_of
 
 HIDDEN = "### BEGIN HIDDEN TESTS"
 
@@ -135,7 +135,8 @@ def records(cell):
 
 def without_record(cell, event, safe, imported=None):
     """Why a test cell produced no record: the grader's event for it, else the error the cell raised.
-    ``imported``: ``{name: module}`` the learner's cells import from the course's package."""
+    ``imported``: ``{name: module}`` the learner's cells import from the course's package. When ``safe``, the
+    error's text is kept only if made of the test's words (:func:`wavenet.checks.verdict.words_of`)."""
     if event is not None:
         return Verdict(False, f"the test did not run: {event[1]}", ("event", event[0]))
     err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
@@ -149,7 +150,9 @@ def without_record(cell, event, safe, imported=None):
     # the exception's text, as the learner's kernel shows it; after hidden test code reached the kernel, only
     # when it is plain words (exception_text)
     evalue = err.get("evalue") if isinstance(err.get("evalue"), str) else ""
-    shown = exception_text(evalue) if safe else (evalue.strip().splitlines() or [""])[0]
+    call = probe_call(cell.source)
+    words = words_of(call[0]) if call else COMMON
+    shown = exception_text(evalue, words) if safe else (evalue.strip().splitlines() or [""])[0]
     if ename == "NameError":
         text = f" ({shown[:120]})" if shown else ""
         return Verdict(False, f"the test could not start: NameError{text}: the cell that defines what it tests did "

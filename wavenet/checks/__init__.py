@@ -86,7 +86,7 @@ def val_loss(test, make_model, seed=models.GRADING_SEED):
 
     record = wire.loads(wire.dumps(probe.run(test, (make_model,), {}, seed=context.LEARNER_SEED)))
     if "stop" in record:
-        raise CheckFailed(verdict.stop_message(record["stop"])[0])
+        raise CheckFailed(verdict.stop_message(record["stop"], words=verdict.words_of(test))[0])
     try:
         return reference.score(test, probe.inputs(test, context.LEARNER_SEED), wire.Data(record["data"]), seed)
     except verdict.Fail as e:

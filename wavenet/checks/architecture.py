@@ -27,6 +27,8 @@ from wavenet.checks.probe import Stop, randint
 VOCAB = 27
 DESCRIBE_SEED = 1337  # the fresh model whose initial settings are described: the same on every run
 MAX_LAYERS = 48
+# the names describe() and prove() use to say what they were doing (a val-loss test's probe.Spec.words)
+DESCRIBED = "layers weight bias gamma beta running_mean running_var running statistics s"
 MAX_SIZE = 4096       # any one size (channels, fan-in, ...)
 
 # kind: (its sizes and flags, its tensors); the class names the course uses for them

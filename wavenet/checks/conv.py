@@ -11,7 +11,7 @@ layers on whole names and scores one prefix per validation name
 import torch
 import torch.nn.functional as F
 
-from wavenet.checks.architecture import proof_inputs, prove
+from wavenet.checks.architecture import DESCRIBED, proof_inputs, prove
 from wavenet.checks.layers import call_name
 from wavenet.checks.models import switch
 from wavenet.checks.oracle import VOCAB, close, conv1d_last, conv_count, maxdiff, tree_logits
@@ -41,7 +41,12 @@ def _make_conv(learner, CausalConv1d, c_in, c_out, d):
     return conv, W, what
 
 
-@probe("causal_conv_shapes", inputs=_conv_inputs)
+# the names each probe below uses to say what it was doing (probe.Spec.words)
+CONV = "CausalConv1d weight kernel_size dilation"
+WAVENET = f"WaveNet n_embd n_hidden dilations training CausalConv1d BatchNorm1d {DESCRIBED}"
+
+
+@probe("causal_conv_shapes", inputs=_conv_inputs, words=CONV)
 def _(learner, inp, CausalConv1d):
     out = []
     for (ci, co, d), xs in zip(inp["cases"], inp["shape_xs"]):
@@ -79,7 +84,7 @@ def _(inp, d):
                 fail(msg)
 
 
-@probe("causal_conv_values", inputs=_conv_inputs)
+@probe("causal_conv_values", inputs=_conv_inputs, words=CONV)
 def _(learner, inp, CausalConv1d):
     outs = []
     for (ci, co, d), W, x in zip(inp["cases"], inp["Ws"], inp["xs"]):
@@ -113,7 +118,7 @@ def _transfer_inputs(gen):
     return {"C": C, "H": H, "W": randn(2 * C, H, gen=gen), "older": randn(4, C, gen=gen), "newer": randn(4, C, gen=gen)}
 
 
-@probe("conv_weight_transfer", inputs=_transfer_inputs)
+@probe("conv_weight_transfer", inputs=_transfer_inputs, words="conv_weight W")
 def _(learner, inp, conv_weight):
     C, H = inp["C"], inp["H"]
     return {"out": learner.output(f"conv_weight(W of shape {(2 * C, H)}, {C})", conv_weight, inp["W"].clone(), C)}
@@ -153,7 +158,7 @@ def _shapes_inputs(gen):
             "seed": randint(0, 2**30, gen)}
 
 
-@probe("wavenet_shapes", inputs=_shapes_inputs)
+@probe("wavenet_shapes", inputs=_shapes_inputs, words=WAVENET)
 def _(learner, inp, WaveNet):
     gen = torch.Generator().manual_seed(inp["seed"])
     out = []
@@ -198,7 +203,7 @@ def _causal_inputs(gen):
             "n_embd": randint(4, 12, gen), "n_hidden": randint(8, 20, gen)}
 
 
-@probe("wavenet_causal", inputs=_causal_inputs)
+@probe("wavenet_causal", inputs=_causal_inputs, words=WAVENET)
 def _(learner, inp, WaveNet):
     model, what = _build(learner, WaveNet, n_embd=inp["n_embd"], n_hidden=inp["n_hidden"])
     switch(model, True)
@@ -249,7 +254,7 @@ def _tree_inputs(gen):
     return {"C": C, "H": H, "tree": tree, "x": x}
 
 
-@probe("wavenet_matches_tree", inputs=_tree_inputs)
+@probe("wavenet_matches_tree", inputs=_tree_inputs, words=WAVENET)
 def _(learner, inp, WaveNet):
     C, H, tree = inp["C"], inp["H"], inp["tree"]
     model, what = _build(learner, WaveNet, n_embd=C, n_hidden=H)
@@ -342,7 +347,8 @@ def prefix_logits(model, X, L):
     return out
 
 
-@probe("conv_val_loss", hidden=True, inputs=lambda gen, **options: proof_inputs(gen, "names"))
+@probe("conv_val_loss", hidden=True, inputs=lambda gen, **options: proof_inputs(gen, "names"),
+       words=f"{WAVENET} {DESCRIBED}")
 def _(learner, inp, WaveNet, assignment=None):
     return prove(learner, WaveNet, inp, "WaveNet()")
 

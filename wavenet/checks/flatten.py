@@ -36,7 +36,7 @@ def _shapes(learner, FlattenConsecutive, cases):
     return [list(_run(learner, FlattenConsecutive, n, torch.zeros(shape)).shape) for n, shape in cases]
 
 
-@probe("flatten_consecutive_pairs", inputs=_fc_inputs)
+@probe("flatten_consecutive_pairs", inputs=_fc_inputs, words="FlattenConsecutive")
 def _(learner, inp, FlattenConsecutive):
     return {"shapes": _shapes(learner, FlattenConsecutive, inp["pairs"])}
 
@@ -57,7 +57,7 @@ NO_SQUEEZE = ("shape", "no_squeeze")
 SQUEEZE_HINT = "when T == n the middle dim has size 1, squeeze it (x.squeeze(1)) so the output is (B, C*n)"
 
 
-@probe("flatten_consecutive_full", inputs=_fc_inputs)
+@probe("flatten_consecutive_full", inputs=_fc_inputs, words="FlattenConsecutive")
 def _(learner, inp, FlattenConsecutive):
     return {"shapes": _shapes(learner, FlattenConsecutive, inp["full"])}
 
@@ -71,7 +71,7 @@ def _(inp, d):
             fail(f"FlattenConsecutive({n}) on a {(B, T, C)} input gave {tuple(got)}, not {(B, T * C)}")
 
 
-@probe("flatten_consecutive_batch_of_one", inputs=_fc_inputs)
+@probe("flatten_consecutive_batch_of_one", inputs=_fc_inputs, words="FlattenConsecutive")
 def _(learner, inp, FlattenConsecutive):
     return {"shapes": _shapes(learner, FlattenConsecutive, inp["one"])}
 
@@ -87,12 +87,12 @@ def _(inp, d):
                  cause=NO_SQUEEZE if n == T and tuple(got) == (B, 1, T * C) else None)
 
 
-@probe("flatten_consecutive_values", hidden=True, inputs=_fc_inputs)
+@probe("flatten_consecutive_values", hidden=True, inputs=_fc_inputs, words="FlattenConsecutive")
 def _(learner, inp, FlattenConsecutive):
     return {"outs": [_run(learner, FlattenConsecutive, n, inp["x"]) for n in (2, 4, 8)]}
 
 
-@probe("flatten_consecutive_parameters", inputs=_fc_inputs)
+@probe("flatten_consecutive_parameters", inputs=_fc_inputs, words="FlattenConsecutive")
 def _(learner, inp, FlattenConsecutive):
     # the lecture's model from the grader's layers and the learner's FlattenConsecutive: its parameter count
     # (sizes drawn from the seed) is the reference's exactly when FlattenConsecutive adds none
@@ -137,7 +137,8 @@ class RefBatchNorm1d:
         return self.bn(x) if x.ndim == 2 else self.bn(x.permute(0, 2, 1)).permute(0, 2, 1).contiguous()
 
 
-@probe("hierarchical_shapes", hidden=True, inputs=_fc_inputs)
+@probe("hierarchical_shapes", hidden=True, inputs=_fc_inputs,
+       words="FlattenConsecutive hierarchical model level")
 def _(learner, inp, FlattenConsecutive):
     h = inp["hier"]
     torch.manual_seed(h["seed"])

@@ -75,7 +75,12 @@ def _weight(learner, lin, what, fan_in, fan_out):
     return learner.tensor(lin, "weight", what, shape=(fan_in, fan_out), hint="linear_layout")
 
 
-@probe("linear_shapes", inputs=_linear_inputs)
+# the names each probe below uses to say what it was doing (probe.Spec.words)
+LINEAR = "Linear weight bias"
+BATCHNORM = "BatchNorm1d gamma beta eps momentum running_mean running_var training"
+
+
+@probe("linear_shapes", inputs=_linear_inputs, words=LINEAR)
 def _(learner, inp, Linear):
     lin, what = _new_linear(learner, inp, Linear)
     W = learner.tensor(lin, "weight", what)
@@ -105,7 +110,7 @@ def _(inp, d):
             fail(f"{what} on a {tuple(x.shape)} input gave shape {tuple(got)}, not {want}")
 
 
-@probe("linear_forward", hidden=True, inputs=_linear_inputs)
+@probe("linear_forward", hidden=True, inputs=_linear_inputs, words=LINEAR)
 def _(learner, inp, Linear):
     lin, what = _new_linear(learner, inp, Linear)
     _weight(learner, lin, what, inp["fan_in"], inp["fan_out"])
@@ -114,7 +119,7 @@ def _(learner, inp, Linear):
     return {"outs": [learner.output(f"{what} on a {tuple(x.shape)} input", lin, x) for x in inp["xs"][:2]]}
 
 
-@probe("linear_no_bias", inputs=_linear_inputs)
+@probe("linear_no_bias", inputs=_linear_inputs, words=LINEAR)
 def _(learner, inp, Linear):
     lin, what = _new_linear(learner, inp, Linear, bias=False)
     _weight(learner, lin, what, inp["fan_in"], inp["fan_out"])
@@ -141,7 +146,7 @@ def _init_inputs(gen):
     return {"layers": [(a, 4 * a), (4 * b, b)], "seeds": [randint(0, 2**30, gen) for _ in range(2)]}
 
 
-@probe("linear_init", inputs=_init_inputs)
+@probe("linear_init", inputs=_init_inputs, words=LINEAR)
 def _(learner, inp, Linear):
     out = []
     for (fi, fo), seed in zip(inp["layers"], inp["seeds"]):
@@ -195,7 +200,7 @@ def _(inp, d):
                  f"{L.float('bias_absmax'):.3g}): the lecture starts it at torch.zeros(fan_out)")
 
 
-@probe("linear_parameters", inputs=_linear_inputs)
+@probe("linear_parameters", inputs=_linear_inputs, words=LINEAR)
 def _(learner, inp, Linear):
     lin, what = _new_linear(learner, inp, Linear)
     W = learner.tensor(lin, "weight", what)
@@ -252,7 +257,7 @@ def _init_sizes(gen):
     return {"Cs": [randint(20, 4000, gen), randint(20, 4000, gen)]}  # two sizes: binds the data to this run
 
 
-@probe("batchnorm_init", inputs=_init_sizes)
+@probe("batchnorm_init", inputs=_init_sizes, words=BATCHNORM)
 def _(learner, inp, BatchNorm1d):
     layers = []
     for C in inp["Cs"]:
@@ -279,7 +284,7 @@ def _(inp, d, **options):
             fail(f"{what}.training should be True after construction: a new layer starts in training mode")
 
 
-@probe("batchnorm_shapes", inputs=_bn_inputs)
+@probe("batchnorm_shapes", inputs=_bn_inputs, words=BATCHNORM)
 def _(learner, inp, BatchNorm1d, ndims=(2, 3)):
     C = inp["C"]
     out = []
@@ -312,7 +317,7 @@ def _one_batch_inputs(gen, ndim=2):
     return {"C": C, "x": batches(gen, C, ndim, 1, N)[0]}
 
 
-@probe("batchnorm_stats_count", inputs=_one_batch_inputs)
+@probe("batchnorm_stats_count", inputs=_one_batch_inputs, words=BATCHNORM)
 def _(learner, inp, BatchNorm1d, ndim=3):
     what = call_name("BatchNorm1d", inp["C"])
     bn = learner.call(what, BatchNorm1d, inp["C"])
@@ -338,7 +343,7 @@ def _(inp, d, ndim=3):
             fail(count_message(call_name("BatchNorm1d", C), name, n, C, f" after a {tuple(x.shape)} batch"))
 
 
-@probe("batchnorm_no_graph", inputs=_one_batch_inputs)
+@probe("batchnorm_no_graph", inputs=_one_batch_inputs, words=BATCHNORM + " backward")
 def _(learner, inp, BatchNorm1d, ndim=2):
     what = call_name("BatchNorm1d", inp["C"])
     bn = learner.call(what, BatchNorm1d, inp["C"])
@@ -422,19 +427,20 @@ def running_stats(learner, inp, BatchNorm1d):
     return {"runs": runs}
 
 
-probe("batchnorm_train_output", hidden=True, inputs=_bn_values_inputs)(
+probe("batchnorm_train_output", hidden=True, inputs=_bn_values_inputs, words=BATCHNORM)(
     lambda learner, inp, BatchNorm1d, ndim=2: train_outputs(learner, inp, BatchNorm1d))
-probe("batchnorm_running_stats", hidden=True, inputs=_bn_values_inputs)(
+probe("batchnorm_running_stats", hidden=True, inputs=_bn_values_inputs, words=BATCHNORM)(
     lambda learner, inp, BatchNorm1d, ndim=2: running_stats(learner, inp, BatchNorm1d))
 
 
-@probe("batchnorm_2d_still_works", hidden=True, inputs=lambda gen: _bn_values_inputs(gen, ndim=2))
+@probe("batchnorm_2d_still_works", hidden=True, inputs=lambda gen: _bn_values_inputs(gen, ndim=2),
+       words=BATCHNORM)
 def _(learner, inp, BatchNorm1d):
     return {"train_output": train_outputs(learner, inp, BatchNorm1d),
             "running_stats": running_stats(learner, inp, BatchNorm1d)}
 
 
-@probe("batchnorm_eval", hidden=True, inputs=_bn_values_inputs)
+@probe("batchnorm_eval", hidden=True, inputs=_bn_values_inputs, words=BATCHNORM)
 def _(learner, inp, BatchNorm1d, ndim=2):
     ev, C = inp["eval"], inp["C"]
     what = call_name("BatchNorm1d", C)
@@ -460,7 +466,7 @@ def _(learner, inp, BatchNorm1d, ndim=2):
 
 # ---------------------------------------------------------------- parameters of a BatchNorm1d
 
-@probe("batchnorm_parameters", inputs=_bn_inputs)
+@probe("batchnorm_parameters", inputs=_bn_inputs, words=BATCHNORM)
 def _(learner, inp, BatchNorm1d):
     C = inp["C"]
     what = call_name("BatchNorm1d", C)
@@ -501,7 +507,7 @@ def _tanh_inputs(gen):
     return {"xs": [randn(B, C, gen=gen, std=2.0), randn(B, T, C, gen=gen, std=2.0)]}
 
 
-@probe("tanh", inputs=_tanh_inputs)
+@probe("tanh", inputs=_tanh_inputs, words="Tanh")
 def _(learner, inp, Tanh):
     act = learner.call("Tanh()", Tanh)
     outs = [learner.output(f"Tanh() on a {tuple(x.shape)} input", act, x) for x in inp["xs"]]

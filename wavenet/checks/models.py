@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from wavenet.checks.architecture import proof_inputs, prove
+from wavenet.checks.architecture import DESCRIBED, proof_inputs, prove
 from wavenet.checks.oracle import VOCAB, close, hierarchical_count, maxdiff, mlp_count
 from wavenet.checks.probe import PROBES, Stop, bind, probe, randint, twin
 from wavenet.checks.verdict import fail, judge
@@ -125,7 +125,11 @@ def _mlp_configs(inp):
             (dict(s), dict(block_size=3, **s))]
 
 
-@probe("mlp_param_count", inputs=_count_inputs)
+# the names each probe below uses to say what it was doing (probe.Spec.words)
+BUILD = "build_model block_size n_embd n_hidden vocab_size model set_training"
+
+
+@probe("mlp_param_count", inputs=_count_inputs, words=BUILD)
 def _(learner, inp, build_model):
     return _param_count_probe(learner, inp, build_model, [c for c, _ in _mlp_configs(inp)])
 
@@ -142,7 +146,7 @@ def _hier_configs(inp, n_embd, n_hidden, other):
             (dict(s), dict(block_size=8, **s))]
 
 
-@probe("hierarchical_param_count", inputs=_count_inputs)
+@probe("hierarchical_param_count", inputs=_count_inputs, words=BUILD)
 def _(learner, inp, build_model, n_embd, n_hidden, other=(10, 68)):
     return _param_count_probe(learner, inp, build_model, [c for c, _ in _hier_configs(inp, n_embd, n_hidden, other)])
 
@@ -160,7 +164,7 @@ def _logits_inputs(gen, block_size=8, **options):
     return {"x": torch.randint(0, VOCAB, (B, block_size), generator=gen), "seed": randint(0, 2**30, gen), "B2": B2}
 
 
-@probe("model_logits", inputs=_logits_inputs)
+@probe("model_logits", inputs=_logits_inputs, words=BUILD)
 def _(learner, inp, build_model, block_size):
     torch.manual_seed(inp["seed"])
     model, what = build(learner, build_model)
@@ -195,7 +199,7 @@ def _(inp, d, block_size):
              "in eval mode no layer may look at the rest of the batch")
 
 
-@probe("model_eval_mode", hidden=True, inputs=_logits_inputs)
+@probe("model_eval_mode", hidden=True, inputs=_logits_inputs, words=BUILD)
 def _(learner, inp, build_model, set_training, block_size):
     torch.manual_seed(inp["seed"])
     model, what = build(learner, build_model)
@@ -241,7 +245,7 @@ def _values_inputs(gen, block_size=8, **options):
     return {"x": torch.randint(0, VOCAB, (B, block_size), generator=gen), "seed": randint(0, 2**30, gen)}
 
 
-@probe("model_values", inputs=_values_inputs)
+@probe("model_values", inputs=_values_inputs, words=BUILD)
 def _(learner, inp, build_model, block_size=8):
     """The logits, in training mode, of build_model() with the grader's values written into its parameters."""
     model, what = build(learner, build_model)
@@ -339,7 +343,8 @@ def windows_loss(model, xb, yb):
     return F.cross_entropy(model(xb), yb)
 
 
-@probe("val_loss", hidden=True, inputs=lambda gen, **options: proof_inputs(gen, "windows"))
+@probe("val_loss", hidden=True, inputs=lambda gen, **options: proof_inputs(gen, "windows"),
+       words=f"{BUILD} {DESCRIBED}")
 def _(learner, inp, build_model, assignment=None):
     return prove(learner, build_model, inp, "build_model()")
 

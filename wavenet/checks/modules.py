@@ -24,7 +24,7 @@ def _embedding_inputs(gen):
             "offsets": deltas(gen)}
 
 
-@probe("embedding", inputs=_embedding_inputs)
+@probe("embedding", inputs=_embedding_inputs, words="Embedding weight")
 def _(learner, inp, Embedding):
     what = call_name("Embedding", VOCAB, inp["dim"])
     emb = learner.call(what, Embedding, VOCAB, inp["dim"])
@@ -57,7 +57,7 @@ def _flatten_inputs(gen):
     return {"xs": [randn(*s, gen=gen) for s in shapes]}
 
 
-@probe("flatten_shapes", inputs=_flatten_inputs)
+@probe("flatten_shapes", inputs=_flatten_inputs, words="Flatten")
 def _(learner, inp, Flatten):
     fl = learner.call("Flatten()", Flatten)
     outs = [learner.output(f"Flatten() on a {tuple(x.shape)} input", fl, x) for x in inp["xs"]]
@@ -74,7 +74,7 @@ def _(inp, d):
         fail("Flatten().parameters() is not empty: return []")
 
 
-@probe("flatten_values", hidden=True, inputs=_flatten_inputs)
+@probe("flatten_values", hidden=True, inputs=_flatten_inputs, words="Flatten")
 def _(learner, inp, Flatten):
     fl = learner.call("Flatten()", Flatten)
     x = inp["xs"][0]
@@ -136,7 +136,7 @@ def _stand_ins(inp, with_params=False):
     return [Scale(k1, v[0]), Shift(k2, v[1]), Scale(k3, v[2]), Shift(1.0, v[3])]
 
 
-@probe("sequential_forward", inputs=_sequential_inputs)
+@probe("sequential_forward", inputs=_sequential_inputs, words="Sequential layers")
 def _(learner, inp, Sequential):
     layers = _stand_ins(inp)
     seq = learner.call("Sequential(layers)", Sequential, layers)
@@ -158,7 +158,7 @@ def _(inp, d):
     fail("Sequential(layers)(x) is not layers[-1](...layers[1](layers[0](x))): feed each layer's output to the next")
 
 
-@probe("sequential_parameters", inputs=_sequential_inputs)
+@probe("sequential_parameters", inputs=_sequential_inputs, words="Sequential layers")
 def _(learner, inp, Sequential):
     seq = learner.call("Sequential(layers)", Sequential, _stand_ins(inp, with_params=True))
     return {"values": [float(p.reshape(-1)[0]) for p in learner.parameters(seq, "Sequential(layers)")]}
@@ -195,7 +195,7 @@ def _set_training_inputs(gen):
             "x": randn(randint(8, 200, gen), 4, gen=gen, std=2.0, mean=1.0)}  # drawn last: the draws above stay
 
 
-@probe("set_training", inputs=_set_training_inputs)
+@probe("set_training", inputs=_set_training_inputs, words="set_training model training BatchNorm1d layers")
 def _(learner, inp, set_training, BatchNorm1d):
     bns = [learner.call("BatchNorm1d(4)", BatchNorm1d, 4) for _ in range(3)]
     for bn, start in zip(bns, inp["start"]):

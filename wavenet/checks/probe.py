@@ -45,7 +45,9 @@ class Spec:
     (``autograder/judges``), so outside a judged run it fails closed. ``twin_of``: the hidden test whose probe and
     judge a visible test shares (:func:`twin`); ``bind``: ``(values test, options)`` whose data this test's data
     also holds (:func:`bind`); ``val_loss``: for the tests that train, the task, recipe and the rest of the
-    grader's run (:mod:`wavenet.checks.models`, :mod:`wavenet.checks.conv`)."""
+    grader's run (:mod:`wavenet.checks.models`, :mod:`wavenet.checks.conv`); ``words``: the names its probe uses
+    to say what it was doing, the only words besides :data:`wavenet.checks.verdict.COMMON` that kernel text in
+    its messages may hold (:func:`wavenet.checks.verdict.words_of`)."""
     name: str
     inputs: Callable
     run: Callable
@@ -54,6 +56,7 @@ class Spec:
     twin_of: Optional[str] = None
     bind: Optional[tuple] = None
     val_loss: Optional[dict] = None
+    words: frozenset = frozenset()
 
     @property
     def arity(self):
@@ -88,12 +91,15 @@ BINDS = View(lambda s: s.bind)       # test -> (values test, options of the valu
 HIDDEN = View(lambda s: s.name if s.hidden else None)
 
 
-def probe(name, inputs=None, hidden=False, val_loss=None):
-    """Register the decorated function as the probe of test ``name`` (its spec: :class:`Spec`)."""
+def probe(name, inputs=None, hidden=False, val_loss=None, words=""):
+    """Register the decorated function as the probe of test ``name`` (its spec: :class:`Spec`). ``words``: the
+    names (classes, attributes, options) its probe uses to say what it was doing, beyond
+    :data:`wavenet.checks.verdict.COMMON`: the only other words kernel text in its messages may hold."""
     def register(fn):
         if name in PROBES:
             raise ValueError(f"two probes named {name!r}")
-        PROBES[name] = Spec(name, inputs or (lambda gen, **options: {}), fn, hidden=hidden, val_loss=val_loss)
+        PROBES[name] = Spec(name, inputs or (lambda gen, **options: {}), fn, hidden=hidden, val_loss=val_loss,
+                            words=frozenset(words.split()))
         return fn
     return register
 
@@ -104,7 +110,7 @@ def twin(name, of):
     inputs); its judge is registered with :func:`wavenet.checks.verdict.judge`."""
     if name in PROBES:
         raise ValueError(f"two probes named {name!r}")
-    PROBES[name] = Spec(name, PROBES[of].inputs, PROBES[of].run, twin_of=of)
+    PROBES[name] = Spec(name, PROBES[of].inputs, PROBES[of].run, twin_of=of, words=PROBES[of].words)
 
 
 def bind(name, values, options=lambda **o: {}):

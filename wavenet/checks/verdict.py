@@ -14,12 +14,12 @@ Messages show the learner's values and the rule, never the grader's reference
 values. Text that came out of the kernel (what was being done, an exception's
 type and message, the learner's line) is checked before it is shown:
 ``safe=True`` (the grader, for cells that ran after hidden test code reached
-the kernel) keeps only words from :data:`WORDS`, numbers and known exception
-names, so a submission cannot use a message to smuggle hidden test text out.
+the kernel) keeps only the test's words (:func:`words_of`), numbers and known
+exception names, so a submission cannot use a message to smuggle hidden test text out.
 """
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from wavenet.checks import probe as probes
 from wavenet.checks.wire import Data, Malformed, finite
@@ -65,19 +65,24 @@ class Verdict:
 
 # ---------------------------------------------------------------- words a message may carry
 
-# Every word a probe uses to say what it was doing, the names of the course's classes, functions
-# and attributes; a test checks that the probes' own descriptions use nothing else.
-WORDS = set("""
+# The words every probe may use to say what it was doing: plain English and the steps of probe.Learner
+# ("reading", "copying values into", "an item of ... parameters()"). The names a test's probe adds (its
+# classes, attributes, options) are declared with its probe, in its spec (probe.Spec.words); a test's
+# messages keep kernel text made of these and its own words only (words_of). A test checks that every probe's
+# descriptions use nothing else.
+COMMON = frozenset("""
 a an and as at by for from in into of on the to through with your whole after before every each
-input inputs batch indices example examples single training eval mode modes names name step steps
-result results reading copying values value item items copy
-Linear BatchNorm1d Tanh Embedding Flatten FlattenConsecutive Sequential set_training build_model
-CausalConv1d conv_weight WaveNet model layers layer loss backward parameters shape
-weight bias gamma beta running_mean running_var training eps momentum out n dim
-fan_in fan_out num_embeddings embedding_dim kernel_size dilation dilations n_embd n_hidden block_size
-vocab_size in_channels out_channels True False None W x C validation split grader s
-logits recipe setting level hierarchical statistics running evaluation the
+input inputs batch indices example examples single mode modes eval step steps result results
+reading copying setting values value item items copy shape parameters True False None
 """.split())
+
+
+def words_of(name):
+    """The words test ``name``'s messages may carry from the kernel: :data:`COMMON` and its spec's own."""
+    spec = probes.PROBES.get(name)
+    return COMMON | spec.words if spec is not None else COMMON
+
+
 ERRORS = {"Exception", "ArithmeticError", "AssertionError", "AttributeError", "IndexError", "KeyError",
           "LookupError", "NameError", "NotImplementedError", "OverflowError", "RecursionError",
           "RuntimeError", "StopIteration", "TypeError", "UnboundLocalError", "ValueError", "ZeroDivisionError",
@@ -87,8 +92,8 @@ TYPES = {"NoneType", "bool", "int", "float", "str", "list", "tuple", "dict", "se
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?|[()\[\],.=*:'\"/ +-]")
 
 
-def safe_words(text, extra=()):
-    """``text`` if it is made only of known words, numbers and punctuation, else ``None``."""
+def safe_words(text, words=COMMON):
+    """``text`` if it is made only of ``words``, numbers and punctuation, else ``None``."""
     if not isinstance(text, str) or len(text) > 200:
         return None
     pos = 0
@@ -97,7 +102,7 @@ def safe_words(text, extra=()):
             return None
         tok = m.group()
         if tok[0].isalpha() or tok[0] == "_":
-            if tok not in WORDS and tok not in extra:
+            if tok not in words:
                 return None
         pos = m.end()
     return text if pos == len(text) else None
@@ -139,33 +144,35 @@ def course_message(name, module=None):
 
 
 # words an exception's own message may hold in a message the grader shows after hidden test code reached the
-# kernel (with the course's WORDS and numbers): the usual wording of Python's and torch's errors
+# kernel (with the test's words and numbers): the usual wording of Python's and torch's errors
 EXCEPTION_WORDS = set("""
 is not are be can cannot must should has have had no object attribute defined expected got but was were
 size sizes shape shapes dimension dimensions dim dims match matches mismatch multiplied mat1 mat2 tensor tensors
 index out range argument arguments positional keyword missing required takes given callable subscriptable
 iterable int float str list tuple dict NoneType type types invalid for of to in with at or and the a an
 element elements number numbers view reshape input output sizes stride contiguous compatible broadcast
-non singleton value values unexpected zero division by only one two three four
+non singleton value values unexpected zero division by only one two three four x
 """.split())
 
 
-def exception_text(text):
-    """The first line of an exception's message if it is made only of known words, numbers and punctuation
-    (an exception's message is kernel text: after hidden test code reached the kernel, nothing else is shown)."""
+def exception_text(text, words=COMMON):
+    """The first line of an exception's message if it is made only of ``words``, an exception's usual words,
+    numbers and punctuation (an exception's message is kernel text: after hidden test code reached the kernel,
+    nothing else is shown)."""
     if not isinstance(text, str) or not text.strip():
         return None
     line = re.sub(r"(\d)x(\d)", r"\1 x \2", text.strip().splitlines()[0][:200])
-    return safe_words(line, EXCEPTION_WORDS)
+    return safe_words(line, words | EXCEPTION_WORDS)
 
 
-def stop_message(reason, safe=False, where=None):
-    """``(message, cause)`` for a probe that stopped; ``where`` places a learner line in a cell (the grader)."""
+def stop_message(reason, safe=False, where=None, words=COMMON):
+    """``(message, cause)`` for a probe that stopped; ``where`` places a learner line in a cell (the grader);
+    ``words``: what kernel text may be made of, with ``safe`` (the test's: :func:`words_of`)."""
     if not isinstance(reason, dict):
         return "the test's data was malformed (no reason given for stopping)", None
     kind = reason.get("kind")
     what = reason.get("what")
-    shown = safe_words(what) if safe else (what[:200] if isinstance(what, str) else None)
+    shown = safe_words(what, words) if safe else (what[:200] if isinstance(what, str) else None)
     subject = shown or "your code"
     if kind == "raised":
         etype = reason.get("type") if reason.get("type") in ERRORS or not safe else None
@@ -184,8 +191,8 @@ def stop_message(reason, safe=False, where=None):
         text = reason.get("message")
         if not safe and isinstance(text, str) and text.strip():
             msg += f": {text.strip().splitlines()[0][:200]}"
-        elif safe and exception_text(text):  # the learner's check shows it: the grader too, when it is plain words
-            msg += f": {exception_text(text)}"
+        elif safe and exception_text(text, words):  # the learner's check shows it: the grader too, in plain words
+            msg += f": {exception_text(text, words)}"
         if place:
             msg += f" (at {place})"
         return msg, cause
@@ -194,12 +201,12 @@ def stop_message(reason, safe=False, where=None):
             r"[A-Za-z_][A-Za-z0-9_]{0,60}", reason["what"]) else None
         module = reason.get("module") if isinstance(reason.get("module"), str) and re.fullmatch(
             r"wavenet(\.[a-z_]{1,30}){0,3}", reason["module"]) else None
-        if name is None or (safe and name not in WORDS):
+        if name is None or (safe and name not in words):
             return "the test was given one of the course's own classes, not yours: write it in its answer cell", \
                 ("course", None)
         return course_message(name, module), ("course", name)
     if kind == "missing":
-        name = reason.get("name") if reason.get("name") in WORDS else None
+        name = reason.get("name") if reason.get("name") in words or reason.get("name") in ATTRIBUTE_HINTS else None
         if name is None:
             return f"{subject} lacks an attribute the test needs", ("missing", None)
         hint = ATTRIBUTE_HINTS.get(name)
@@ -262,7 +269,7 @@ def verdict(name, options, seed, record, judges=None, safe=False, where=None):
     if record.get("test") != name:
         return Verdict(False, "the test's cell reported the result of another test")
     if "stop" in record:
-        message, cause = stop_message(record["stop"], safe, where)
+        message, cause = stop_message(record["stop"], safe, where, words_of(name))
         return Verdict(False, message, cause)
     fn = judges.get(name)
     if fn is None:
@@ -285,7 +292,7 @@ def verdict(name, options, seed, record, judges=None, safe=False, where=None):
                                   "the grader's inputs): the notebook's code interfered with the test, which gets "
                                   "no credit")
         if "stop" in bound:
-            message, cause = stop_message(bound["stop"], safe, where)
+            message, cause = stop_message(bound["stop"], safe, where, words_of(values))
             return Verdict(False, message + BOUND, cause)
         binp, bopts = probes.bind_inputs(name, seed, options)
         try:
