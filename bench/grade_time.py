@@ -64,8 +64,8 @@ def per_assignment(assignments):
 
 
 def grade_submission_seconds(checkout, assignment, notebook, out):
-    """``(wall, cpu)`` seconds of one ``python -m autograder grade-submission ASSIGNMENT NOTEBOOK`` run from
-    ``checkout``; CPU time is the grader's and everything it waited for (its sandboxed kernels)."""
+    """``(wall, cpu, score, max_score)`` of one ``python -m autograder grade-submission ASSIGNMENT NOTEBOOK`` run
+    from ``checkout``; CPU time is the grader's and everything it waited for (its sandboxed kernels)."""
     env = dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1")
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -75,7 +75,8 @@ def grade_submission_seconds(checkout, assignment, notebook, out):
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         raise RuntimeError(f"grade-submission failed in {checkout}: {proc.stderr[-500:]}")
-    return wall, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    rec = json.loads((out / "record.json").read_text())
+    return wall, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime), rec["score"], rec["max_score"]
 
 
 def before_after(repeat, baseline=BASELINE, assignment="01_layers"):
@@ -88,12 +89,19 @@ def before_after(repeat, baseline=BASELINE, assignment="01_layers"):
     try:
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old), baseline], cwd=ROOT, check=True,
                        capture_output=True)
+        # names.txt is not committed: without it the baseline's kernel cannot train, and its val-loss test
+        # fails in seconds (a grading of a failure, not a grading)
+        shutil.copy(ROOT / "data" / "names.txt", old / "data" / "names.txt")
         pairs = [(old / "solutions" / a / f"{a}.ipynb", source_path(a)),
                  (old / "exercises" / a / f"{a}.ipynb", release_path(a))]
         for _ in range(repeat):
-            for then, now in pairs:  # each side grades its own solution and its own release
-                times["before"].append(grade_submission_seconds(old, a, then, tmp))
-                times["after"].append(grade_submission_seconds(ROOT, a, now, tmp))
+            for i, (then, now) in enumerate(pairs):  # each side grades its own solution and its own release
+                for side, checkout, nb in (("before", old, then), ("after", ROOT, now)):
+                    wall, cpu, score, max_score = grade_submission_seconds(checkout, a, nb, tmp)
+                    if i == 0 and score != max_score:
+                        raise RuntimeError(f"the {side} side's solution of {a} scored {score}/{max_score}: "
+                                           "its time would be that of a failure")
+                    times[side].append((wall, cpu))
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,6 +14,7 @@ Each attack is run through the in-process runner (the grader's own ``Judge``) an
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -197,11 +198,12 @@ def test_attacks_through_grade_earn_no_val_loss_points(home_model, tmp_path):
 # ---------------------------------------------------------------- plain nbgrader autograde, in a course directory
 
 @pytest.mark.sandbox
-def test_attacks_through_plain_nbgrader_autograde_earn_no_val_loss_points(home_model, tmp_path):
+def test_attacks_through_plain_nbgrader_autograde_and_grade_all_earn_no_val_loss_points(home_model, tmp_path):
     """The two attacks handed in to a course directory of this course and graded by plain ``nbgrader
     autograde`` (its nbgrader_config.py names the course's pipeline): no val-loss points in the gradebook, and
-    an honest student graded in the same run gets every point."""
-    from nbgrader_cli import export, hand_in, make_course, nbgrader, points
+    an honest student graded in the same run gets every point. ``grade-all`` of the same submitted folder into a
+    second course gives the attacks the same points, cell by cell."""
+    from nbgrader_cli import ENV, export, hand_in, make_course, nbgrader, points
 
     limits = "Limits(cell_timeout=120, notebook_timeout=300, memory=3 * GiB, cpu_seconds=300)"
     root = make_course(tmp_path / "course", tmp_path / "exchange", assignment=SCALED, limits=limits)
@@ -216,6 +218,15 @@ def test_attacks_through_plain_nbgrader_autograde_earn_no_val_loss_points(home_m
     for name in ("label_table", "decoy_pasted"):
         assert got[name][VAL] == 0, (name, got[name])
         assert float(exported[name]["raw_score"]) <= full - val_points, (name, exported[name])
+
+    batch = make_course(tmp_path / "batch", tmp_path / "exchange", assignment=SCALED, limits=limits)
+    shutil.copytree(root / "submitted", batch / "submitted")
+    attackers = ["--student", "label_table", "--student", "decoy_pasted"]
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", SCALED, "--out", str(batch),
+                           "--workers", "2", *attackers, *LIMITS], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert points(batch, SCALED) == {name: got[name] for name in ("label_table", "decoy_pasted")}
 
 
 # ---------------------------------------------------------------- the description and its proof (no training)

@@ -9,8 +9,8 @@ a second course directory. Both must give every student the same points, test
 by test: the honest solution everything, the empty release, a notebook whose
 ``check`` is a ``lambda`` and one with an input transformer nothing, and a
 late submission what the course's penalty (``zero``) leaves. Every attack of
-``tests/attacks`` on exercise 1, and the second review's (``tests/attacks/red2.py``), also goes through
-plain ``nbgrader autograde``.
+``tests/attacks`` on exercise 1 also goes through plain ``nbgrader autograde``, and the second review's
+(``tests/attacks/red2.py``) through both.
 Then nbgrader's feedback, export and a manual grade work on ``grade-all``'s
 course as on any nbgrader course.
 """
@@ -82,6 +82,8 @@ def course(tmp_path_factory):
     # the same collected class, graded by grade-all into a course of its own
     batch = make_course(tmp / "batch", exchange)
     shutil.copytree(plain / "submitted", batch / "submitted")
+    for name, nb in RED2.items():  # the second review's notebook attacks, through grade-all too
+        hand_in(batch, name, ASSIGNMENT, nb())
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
                            "--workers", "2", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
                           timeout=1200)
@@ -146,14 +148,15 @@ def test_every_attack_scores_nothing_through_plain_nbgrader(course):
 
 
 @pytest.mark.sandbox
-def test_red_team_2_through_plain_nbgrader(course):
-    """The second review's notebook attacks, graded by plain `nbgrader autograde`, end as they do through `grade`:
-    malformed kernel messages leave an honest notebook every point and no count the kernel chose in the judged
-    notebook; structure without values scores 0."""
-    got = export(course["plain"])
+@pytest.mark.parametrize("how", ["plain", "batch"])
+def test_red_team_2_through_plain_nbgrader_and_grade_all(course, how):
+    """The second review's notebook attacks, graded by plain `nbgrader autograde` and by grade-all, end as they do
+    through `grade`: malformed kernel messages leave an honest notebook every point and no count the kernel
+    chose in the judged notebook; structure without values scores 0."""
+    got = export(course[how])
     full = sum(nbgrader_meta(c)["points"] for c in graded_cells(read_notebook(source_path(ASSIGNMENT))))
     assert float(got["r2_malformed"]["raw_score"]) == full, got["r2_malformed"]
-    judged = course["plain"] / "autograded" / "r2_malformed" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    judged = course[how] / "autograded" / "r2_malformed" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     counts = [c.get("execution_count") for c in nbformat.read(str(judged), 4).cells if c.cell_type == "code"]
     assert not red2.HUGE.search(judged.read_text()) and all(n is None or n < 1000 for n in counts), counts
     assert float(got["r2_seed_forger"]["raw_score"]) == 0, got["r2_seed_forger"]
