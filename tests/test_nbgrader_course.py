@@ -8,9 +8,9 @@ graded twice: by plain ``nbgrader autograde`` in the course directory (its
 a second course directory. Both must give every student the same points, test
 by test: the honest solution everything, the empty release, a notebook whose
 ``check`` is a ``lambda`` and one with an input transformer nothing, and a
-late submission what the course's penalty (``zero``) leaves. Every attack of
-``tests/attacks`` on exercise 1 also goes through plain ``nbgrader autograde``, and the second review's
-(``tests/attacks/red2.py``) through both.
+late submission what the course's penalty (``zero``) leaves. The second review's notebook attacks
+(``tests/attacks/red2.py``) are handed in through the exchange with them, so both commands grade them. Every
+attack of ``tests/attacks`` on exercise 1 also goes through plain ``nbgrader autograde``.
 Then nbgrader's feedback, export and a manual grade work on ``grade-all``'s
 course as on any nbgrader course.
 """
@@ -35,7 +35,7 @@ from attacks import red2
 from attacks.structure import seed_only
 from autograder.assignments import ROOT, graded_cells, nbgrader_meta, read_notebook, source_path
 from batch_cli import grades_csv, gradebook_url
-from nbgrader_cli import COURSE_ID, ENV, export, hand_in, make_course, nbgrader, points
+from nbgrader_cli import COURSE_ID, ENV, export, make_course, nbgrader, points
 from submissions import solved
 
 ASSIGNMENT = A.LAYERS
@@ -68,7 +68,8 @@ def released_course(tmp):
 def course(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nbgrader-course")
     plain, exchange = released_course(tmp)
-    for student, nb in students().items():  # each student in a folder of their own, as on a hub
+    handed = dict(students(), **{name: nb() for name, nb in RED2.items()})  # the second review's attacks too
+    for student, nb in handed.items():  # each student in a folder of their own, as on a hub
         home = tmp / "home" / student
         home.mkdir(parents=True)
         nbgrader("fetch_assignment", ASSIGNMENT, "--course", COURSE_ID, f"--Exchange.root={exchange}", cwd=home)
@@ -82,8 +83,6 @@ def course(tmp_path_factory):
     # the same collected class, graded by grade-all into a course of its own
     batch = make_course(tmp / "batch", exchange)
     shutil.copytree(plain / "submitted", batch / "submitted")
-    for name, nb in RED2.items():  # the second review's notebook attacks, through grade-all too
-        hand_in(batch, name, ASSIGNMENT, nb())
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", ASSIGNMENT, "--out", batch,
                            "--workers", "2", "--json", *LIMITS], cwd=ROOT, env=ENV, capture_output=True, text=True,
                           timeout=1200)
@@ -101,8 +100,6 @@ def course(tmp_path_factory):
             folder = plain / "submitted" / name.removesuffix(".ipynb") / ASSIGNMENT
             folder.mkdir(parents=True)
             (folder / f"{ASSIGNMENT}.ipynb").write_bytes(data)
-    for name, nb in RED2.items():  # the second review's notebook attacks, through the same command
-        hand_in(plain, name, ASSIGNMENT, nb())
     canary_sha = hashlib.sha256(canary.read_bytes()).hexdigest()
     nbgrader("autograde", ASSIGNMENT, cwd=plain)
     return {"plain": plain, "batch": batch, "exchange": exchange, "attacks": attacks, "canary": canary,
