@@ -122,17 +122,6 @@ def test_report_in_chromium(course, fc_graded, browser, tmp_path):
     text = page.read_text()
     assert MARKUP not in text and "&lt;img src=x onerror=alert(1)&gt;" in text  # escaped, shown as text
     assert not dom.find_all("script", src=True) and not re.search(r"<img(?![^>]*src=\"data:image/png;base64,)", text)
-
-
-@pytest.mark.sandbox
-def test_grade_all_leaves_the_class_report_in_the_grades_folder(fc_graded):
-    """grade-all rewrites grades/report.html (every assignment of the gradebook) after its run: the page an
-    instructor finds next to grades.csv, with the class's submissions counted."""
-    from autograder.export.report import page
-
-    soup = BeautifulSoup(page(fc_graded[1]).read_text(), "html.parser")
-    counted = soup.find("section", id=A).find(attrs={"data-count": "submissions"})
-    assert int(counted.text) == len(fc_graded[0]), counted
     assert not [line for line in Assignment(A).hidden_lines + Assignment(B).hidden_lines if line in text], "hidden test source"
     code = [l.strip() for src in (S.WRONG_FC, S.CHEAT_IMPORT, S.PATCH_TORCH, S.READ_HIDDEN) for l in src.splitlines()
             if len(l.strip()) > 24]
@@ -195,3 +184,14 @@ def test_a_student_graded_by_plain_nbgrader_autograde_is_in_the_report(tmp_path)
     assert mistakes(a) == [("use torch.tanh", ["test_tanh"], ["carol"])]
     assert [who for who, what in trouble(a) if "40 s" in what] == ["carol"]
     assert secret not in repr(a)
+
+
+@pytest.mark.sandbox
+def test_grade_all_leaves_the_class_report_in_the_grades_folder(fc_graded):
+    """grade-all rewrites grades/report.html (every assignment of the gradebook) after its run: the page an
+    instructor finds next to grades.csv, with the class's submissions counted."""
+    from autograder.export.report import page
+
+    soup = BeautifulSoup(page(fc_graded[1]).read_text(), "html.parser")
+    counted = soup.find("section", id=A).find(attrs={"data-count": "submissions"})
+    assert int(counted.text) == len(fc_graded[0]), counted
