@@ -115,7 +115,7 @@ def gather(root, assignments=None):
 JUDGED_BYTES = 64 * 2**20  # a judged notebook's outputs are capped (Limits.notebook_output_bytes, 8 MB)
 
 
-def judged(root, assignment, student, limits=None):
+def judged(root, assignment, student, limits):
     """``(messages, notes)`` of a notebook the course's pipeline judged in course ``root``, from its metadata
     (``autograder``: the Judge's verdicts and the executor's events): ``{failing test id: message}`` and what the
     run hit, in :func:`autograder.notebook.grade._notes`' words (``limits``: the course's, :func:`course_limits`);
@@ -140,7 +140,7 @@ def judged(root, assignment, student, limits=None):
                     if t.get("passed") is False and isinstance(t.get("message"), str) and t["message"]}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}, []
-    return messages, _notes(nb, limits or course_limits(root))
+    return messages, _notes(nb, limits)
 
 
 def course_limits(root):
