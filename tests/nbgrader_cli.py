@@ -17,18 +17,18 @@ COURSE_ID = "wavenet-test"
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 ENV = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            **{A.SECRET_VAR: A.SECRET})
-# exercise 1's class limits: short, so that the attacks that hit them cost little (the same as grade-all's
-# command-line LIMITS in tests/test_nbgrader_course.py)
-CLASS_LIMITS = "Limits(cell_timeout=40, notebook_timeout=150, processes=128, disk=96 * MiB, cpu_seconds=12, memory=GiB)"
+# exercise 1's class limits, as grade-all's flags: short, so that the attacks that hit them cost little
+LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--processes", "128", "--disk", "96M",
+          "--cpu-seconds", "12", "--memory", "1G"]
 # the course's nbgrader_config.py, as an instructor writes it: the course's pipeline, then their own settings
 CONFIG = '''import os
 import sys
 sys.path.insert(0, {repo!r})
 from autograder.course import configure
-from autograder.sandbox.limits import GiB, Limits, MiB
+from autograder.sandbox.limits import Limits
 
 c = get_config()
-configure(c, root=os.path.dirname(os.path.abspath(__file__)), limits={limits})
+configure(c, root=os.path.dirname(os.path.abspath(__file__)), limits={limits!r})
 c.CourseDirectory.course_id = {course_id!r}
 c.Exchange.root = {exchange!r}
 c.LateSubmissionPlugin.penalty_method = "zero"
@@ -42,11 +42,24 @@ def nbgrader(*args, cwd, ok=True, timeout=1200):
     return proc
 
 
-def make_course(root, exchange, assignment=A.LAYERS, limits=CLASS_LIMITS, source=None, edit=None):
-    """A course directory of this course at ``root`` that has generated ``assignment`` (due tomorrow); with
-    ``source``, its own source folder holding the assignment changed by ``edit``."""
+def limits_of(flags):
+    """The ``Limits`` that grade-all's limit ``flags`` give (the command line's own parser): a course's
+    ``nbgrader_config.py`` and grade-all then grade under the same limits."""
+    import argparse
+
+    from autograder.cli import _limit_args, _limits
+
+    parser = argparse.ArgumentParser()
+    _limit_args(parser)
+    return _limits(parser.parse_args(flags))
+
+
+def make_course(root, exchange, assignment=A.LAYERS, limits=LIMITS, source=None, edit=None):
+    """A course directory of this course at ``root`` that has generated ``assignment`` (due tomorrow), grading
+    under grade-all's limit flags ``limits``; with ``source``, its own source folder holding the assignment
+    changed by ``edit``."""
     root.mkdir(parents=True)
-    config = CONFIG.format(repo=str(ROOT), course_id=COURSE_ID, exchange=str(exchange), limits=limits)
+    config = CONFIG.format(repo=str(ROOT), course_id=COURSE_ID, exchange=str(exchange), limits=limits_of(limits))
     if source:
         nb = read_notebook(source_path(assignment))
         edit(nb)

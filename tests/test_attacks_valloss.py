@@ -205,8 +205,7 @@ def test_attacks_through_plain_nbgrader_autograde_and_grade_all_earn_no_val_loss
     second course gives the attacks the same points, cell by cell."""
     from nbgrader_cli import ENV, export, hand_in, make_course, nbgrader, points
 
-    limits = "Limits(cell_timeout=120, notebook_timeout=300, memory=3 * GiB, cpu_seconds=300)"
-    root = make_course(tmp_path / "course", tmp_path / "exchange", assignment=SCALED, limits=limits)
+    root = make_course(tmp_path / "course", tmp_path / "exchange", assignment=SCALED, limits=LIMITS)
     handed = notebooks(home_model)
     for name in ("label_table", "decoy_pasted", "honest"):
         hand_in(root, name, SCALED, handed[name])
@@ -219,7 +218,7 @@ def test_attacks_through_plain_nbgrader_autograde_and_grade_all_earn_no_val_loss
         assert got[name][VAL] == 0, (name, got[name])
         assert float(exported[name]["raw_score"]) <= full - val_points, (name, exported[name])
 
-    batch = make_course(tmp_path / "batch", tmp_path / "exchange", assignment=SCALED, limits=limits)
+    batch = make_course(tmp_path / "batch", tmp_path / "exchange", assignment=SCALED, limits=LIMITS)
     shutil.copytree(root / "submitted", batch / "submitted")
     attackers = ["--student", "label_table", "--student", "decoy_pasted"]
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", SCALED, "--out", str(batch),

@@ -35,12 +35,10 @@ from attacks import red2
 from attacks.structure import seed_only
 from autograder.assignments import ROOT, graded_cells, nbgrader_meta, read_notebook, source_path
 from batch_cli import grades_csv, gradebook_url
-from nbgrader_cli import COURSE_ID, ENV, export, make_course, nbgrader, points
+from nbgrader_cli import COURSE_ID, ENV, LIMITS, export, make_course, nbgrader, points
 from submissions import solved
 
 ASSIGNMENT = A.LAYERS
-LIMITS = ["--cell-timeout", "40", "--notebook-timeout", "150", "--processes", "128", "--disk", "96M",
-          "--cpu-seconds", "12", "--memory", "1G"]
 LATE = "late_honest"
 RED2 = {"r2_malformed": red2.malformed, "r2_seed_forger": seed_only}  # tests/attacks/red2.py
 
