@@ -99,9 +99,18 @@ def course(tmp_path_factory):
             folder.mkdir(parents=True)
             (folder / f"{ASSIGNMENT}.ipynb").write_bytes(data)
     canary_sha = hashlib.sha256(canary.read_bytes()).hexdigest()
-    nbgrader("autograde", ASSIGNMENT, cwd=plain)
+    log = nbgrader("autograde", ASSIGNMENT, cwd=plain).stderr
     return {"plain": plain, "batch": batch, "exchange": exchange, "attacks": attacks, "canary": canary,
-            "canary_sha": canary_sha, "records": {r["student"]: r for r in json.loads(proc.stdout)}}
+            "canary_sha": canary_sha, "records": {r["student"]: r for r in json.loads(proc.stdout)}, "log": log}
+
+
+@pytest.mark.sandbox
+def test_no_grading_of_the_class_hung(course):
+    """No notebook's run reached the watchdog's hard limit (autograder/notebook/execute.py), which stopped it
+    and logged where the grader waited: a run that did is a hang to find, whatever the points say."""
+    log = course["log"]
+    at = log.find("passed its hard limit")
+    assert at < 0, log[max(0, at - 1000):at + 4000]
 
 
 @pytest.mark.sandbox

@@ -27,7 +27,13 @@ strangers' notebooks needs:
   :mod:`autograder.bounded_json`'s bounds is stopped the same way, naming it;
 - a cell's ``execution_count`` is the grader's (1, 2, 3… in the order cells
   ran, ``None`` for a cell not run), never the kernel's: a number a kernel
-  picks could carry hidden test text into the feedback.
+  picks could carry hidden test text into the feedback;
+- the whole run, the kernel's start and stop included, has a hard bound
+  (:meth:`SandboxedExecute.hard_limit`): past it a watchdog kills the kernel
+  and logs where the grader was waiting, and every wait on the kernel ends.
+  nbclient's own waits are bounded by the cell timeout, yet one plain
+  ``nbgrader autograde`` of a class once stopped for 19 minutes after a fork
+  bomb; a student must not be able to stall a class, whatever the cause.
 
 What happened is written into ``resources["autograder"]["events"]`` (cell
 index -> what), in the grader's process, where the kernel cannot forge it;
@@ -40,6 +46,7 @@ input folder and its socket folder, all in one short private folder that is
 removed when the notebook is done. Its path never depends on the course
 directory's: a unix socket's path must fit in 107 bytes.
 """
+import asyncio
 import datetime
 import shutil
 import tempfile
@@ -118,9 +125,10 @@ class CutOff(ValueError):
     """A channel's connection to a living kernel is gone: it sent a frame over the bound, or closed it."""
 
 
-def checked(channel, alive, bound):
+def checked(channel, alive, bound, stopped):
     """``channel.get_msg`` whose messages pass through :func:`well_formed`, and which raises :class:`CutOff`
-    once the channel lost its connection while the kernel (``alive()``) lives.
+    once the channel lost its connection while the kernel (``alive()``) lives, and ``DeadKernelError`` once
+    the run's watchdog stopped the kernel (``stopped()``), whatever timeout its caller asked for.
 
     ZeroMQ drops the connection of a peer that sends a frame over ``MAXMSGSIZE`` (``bound``), and the
     grader's sockets never reconnect: without this, nbclient would wait for the lost channel until the
@@ -136,6 +144,8 @@ def checked(channel, alive, bound):
             try:
                 return well_formed(await ensure_async(get_msg(timeout=left)))
             except Empty:
+                if stopped():
+                    raise DeadKernelError("the grader's watchdog stopped the kernel")
                 if monitor.get(zmq.EVENTS) & zmq.POLLIN and alive():
                     raise CutOff(f"the kernel sent a message over {bound:,} bytes (or closed its connection)")
                 if deadline is not None and time.monotonic() >= deadline:
@@ -191,8 +201,13 @@ class SandboxedExecute(Execute):
     notebook_output_bytes = Integer(Limits.notebook_output_bytes, help="text all cells together may print"
                                     ).tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU time the whole submission may use").tag(config=True)
+    hard_slack = Integer(60, help="seconds the whole run may take beyond notebook_timeout and two kernel "
+                                  "start-ups (see hard_limit)").tag(config=True)
     OUTPUT_COST = 100  # bytes each output counts on top of its content: a million empty displays are not free
     RECORDS_KEPT = 2   # probe records a test cell keeps apart from the cap: one to judge, one more to say "several"
+    CANCEL_AFTER = 15  # seconds after the watchdog killed the kernel before it cancels a run that still waits
+    _hung = 0  # the hard limit, once the watchdog stopped this run's kernel
+    _loop = None  # the event loop nbclient runs this run's coroutines on
 
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -210,6 +225,12 @@ class SandboxedExecute(Execute):
     def handle_comm_msg(self, outs, msg, cell_index):
         return None
 
+    async def async_start_new_kernel(self, **kwargs):
+        self._loop = asyncio.get_running_loop()  # what the watchdog cancels, should the run hang
+        return await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         self.km.lock()  # the kernel's sockets are bound: take their folder back
@@ -220,7 +241,7 @@ class SandboxedExecute(Execute):
         bound = self.km.max_message() if hasattr(self.km, "max_message") else 0
         self._monitors = []
         for channel in (kc.iopub_channel, kc.shell_channel):  # what nbclient reads of a cell's run
-            channel.get_msg = checked(channel, alive, bound)
+            channel.get_msg = checked(channel, alive, bound, lambda: bool(self._hung))
             self._monitors.append((channel, channel.get_msg.monitor))
         self._watch_cpu()
         return kc
@@ -233,12 +254,71 @@ class SandboxedExecute(Execute):
         if cg is None:
             return
         def watch():
-            while not self._cpu_done.wait(0.5):
+            while not self._done.wait(0.5):
                 if cg.cpu_seconds() > self.cpu_seconds:
                     self._cpu_spent = True
                     cg.kill()
                     return
         threading.Thread(target=watch, daemon=True).start()
+
+    def hard_limit(self):
+        """Seconds the whole run may take: the cells' budget, the kernel's start twice over (nbclient's
+        ``startup_timeout``, once for the sockets and once for the first answer), and :attr:`hard_slack` for
+        interrupts, the last cell's overrun and the kernel's stop. Under :data:`autograder.sandbox.isolate.SLACK`
+        beyond the budget, so that grade-all's own bound on a grading process comes after this one."""
+        return self.notebook_timeout + 2 * self.startup_timeout + self.hard_slack
+
+    def _watch_run(self):
+        """Once the run passes :meth:`hard_limit`: log where the grader waits, and kill the kernel (all the
+        cgroup holds, and the launcher's process group); nbclient then finds it dead, and :func:`checked` ends
+        any wait for its messages. A run still going :data:`CANCEL_AFTER` seconds later waits on something
+        else: the tasks of the event loop nbclient runs it on are cancelled."""
+        import io
+        import sys
+        import traceback
+
+        main, done, limit = threading.get_ident(), self._done, self.hard_limit()
+
+        def cancel(loop):
+            if not done.is_set():  # still this run's: a late call must not cancel the next notebook's
+                for task in asyncio.all_tasks(loop):
+                    task.cancel()
+
+        def watch():
+            if done.wait(limit):
+                return
+            self._hung = limit
+            frame = sys._current_frames().get(main)
+            where = "".join(traceback.format_stack(frame)[-4:]) if frame else "(no frame)\n"
+            for task in asyncio.all_tasks(self._loop) if self._loop is not None else ():  # what the loop awaits
+                stack = io.StringIO()
+                task.print_stack(limit=6, file=stack)
+                where += stack.getvalue()
+            self.log.error("the notebook's run passed its hard limit of %d s; stopping its kernel. The grader "
+                           "was waiting in:\n%s", limit, where)
+            self._kill_kernel()
+            loop = self._loop
+            if not done.wait(self.CANCEL_AFTER) and loop is not None:
+                self.log.error("the run still waits %d s after its kernel was stopped: cancelling it",
+                               self.CANCEL_AFTER)
+                loop.call_soon_threadsafe(cancel, loop)
+        threading.Thread(target=watch, daemon=True, name="autograder-watchdog").start()
+
+    def _kill_kernel(self):
+        """SIGKILL the kernel: every process of its cgroup, and its launcher's process group."""
+        import os
+        import signal
+
+        km = self.km
+        if km is not None and getattr(km, "cgroup", None) is not None:
+            km.cgroup.kill()
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None:
+            for kill in (lambda: os.killpg(process.pid, signal.SIGKILL), process.kill):
+                try:
+                    kill()
+                except OSError:
+                    pass
 
     def create_kernel_manager(self):
         # nbclient's, plus this run's folders (the kernel manager mounts them into the sandbox)
@@ -272,13 +352,29 @@ class SandboxedExecute(Execute):
         self._stopped = ""  # why the remaining cells are not run
         self._cell_timeout = self.timeout
         self._printed = self._records = self._count = self._printed_all = 0
-        self._cpu_done = threading.Event()
+        self._done = threading.Event()  # the run is over: the watch threads stop
         self._cpu_spent = False
+        self._hung = 0  # the hard limit, once the watchdog stopped the kernel
         self._index = self._timed_out = None
+        self._loop = None  # the event loop nbclient runs this run's coroutines on (async_start_new_kernel)
+        self._watch_run()
         try:
             return super().preprocess(nb, resources, km)
+        except (Exception, asyncio.CancelledError) as e:
+            if not self._hung:
+                raise
+            self._clean_up_after_watchdog()
+            if self._index is None:  # no cell had started: the kernel never came up, nothing of the student's ran
+                raise RuntimeError(f"the kernel did not start: the grader stopped it after {self._hung} s "
+                                   "(its hard limit; the log says where it waited)") from e
+            why = f"the notebook's run passed the grader's hard limit ({self._hung} s) and its kernel was stopped"
+            self._events.setdefault(self._index, ("kernel died", why))  # the cell it hung in, cancelled
+            for index, cell in enumerate(nb.cells):  # the cells after it
+                if index > self._index and cell.cell_type == "code" and cell.source.strip():
+                    self._not_run(cell, index, f"{why} in an earlier cell")
+            return nb, resources
         finally:
-            self._cpu_done.set()
+            self._done.set()
             for channel, monitor in getattr(self, "_monitors", ()):
                 try:
                     channel.socket.disable_monitor()
@@ -291,6 +387,15 @@ class SandboxedExecute(Execute):
             resources["autograder"]["oom"] = bool(cg is not None and cg.oom_killed())
             resources["autograder"]["cpu_spent"] = self._cpu_spent
             resources["autograder"]["limits_note"] = getattr(self.km, "cgroup_note", "") if self.km else ""
+
+    def _clean_up_after_watchdog(self):
+        """What nbclient's own clean-up skips when a cancelled start-up or cell raised past it: the kernel's
+        cgroup and folders."""
+        try:
+            if self.km is not None:
+                run_sync(self.km.cleanup_resources)()
+        except Exception as e:  # its processes are dead already; what is left is folders
+            self.log.warning("cleaning up after the watchdog: %s", e)
 
     def _not_run(self, cell, index, why):
         self._events[index] = ("not run", why)
@@ -328,7 +433,8 @@ class SandboxedExecute(Execute):
             self._number(cell)
             return cell, resources
         except DeadKernelError:
-            why = ("the submission's CPU time limit was reached" if self._cpu_spent
+            why = (f"the notebook's run passed the grader's hard limit ({self._hung} s) and its kernel was stopped"
+                   if self._hung else "the submission's CPU time limit was reached" if self._cpu_spent
                    else "the kernel died (os._exit, a crash, or more memory than the limit)")
             self._events[index] = ("kernel died", why)
             self._stopped = f"{why} in an earlier cell"
