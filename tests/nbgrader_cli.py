@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 import attacks as A
 from autograder.assignments import ROOT, read_notebook, source_path
@@ -36,8 +37,12 @@ c.LateSubmissionPlugin.penalty_method = "zero"
 
 
 def nbgrader(*args, cwd, ok=True, timeout=1200):
-    proc = subprocess.run([NBGRADER, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+    try:
+        proc = subprocess.run([NBGRADER, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:  # its log says where it was (the course's stall report included)
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr or ""
+        pytest.fail(f"nbgrader {' '.join(map(str, args))} ran past {timeout} s:\n{err[-6000:]}")
     assert not ok or proc.returncode == 0, f"nbgrader {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
     return proc
 

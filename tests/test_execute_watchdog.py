@@ -88,3 +88,18 @@ def test_a_kernel_that_ignores_the_interrupt_is_stopped_at_the_cell_timeout():
     assert seconds < 45, seconds
     assert events[1][0] == "timeout" and "stopped responding" in events[1][1], events
     assert events[2][0] == "not run" and not nb.cells[2].outputs, events
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_a_grading_that_stalls_outside_the_kernels_run_dumps_its_stacks(stopped):
+    """The pipeline's first step arms Python's faulthandler for the notebook and its last calls it off: a stall
+    anywhere else in nbgrader's steps (sanitizing, judging, the gradebook) leaves every thread's stack in the log."""
+    import subprocess
+    import sys
+
+    code = ("import time; from autograder.notebook.pipeline import StopWatchingForStall, WatchForStall\n"
+            "WatchForStall(seconds=1).preprocess(None, {})\n"
+            f"{'StopWatchingForStall().preprocess(None, {})' if stopped else ''}\n"
+            "time.sleep(3)\n")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stderr
+    assert ("Timeout (0:00:01)!" in err and "line 4 in <module>" in err) != stopped, err

@@ -7,11 +7,13 @@ Dask worker) apply the same function. So whichever command grades a notebook,
 its test cells are decided by :class:`autograder.notebook.judge.Judge` in the grader's
 process, from what the sandboxed kernel sent::
 
-    sanitize   Repair, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata
+    sanitize   WatchForStall      a notebook's grading that stalls dumps every thread's stack to the log
+               Repair, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata
     autograde  SandboxedExecute   the kernel in bubblewrap, under the limits (refuses without a sandbox)
                IgnorePattern, ClearMetadataPreprocessor, LimitOutput                       (nbgrader's)
                Judge              each test cell's verdict from its probe record
                SaveAutoGrades, AssignLatePenalties, CheckCellMetadata                      (nbgrader's)
+               StopWatchingForStall
     feedback   GetGrades, ClearHiddenTests, VerdictOnly, CSSHTMLHeaderPreprocessor (autograder.notebook.feedback)
     generate   FillPackageLocation, then nbgrader's own steps
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Integer, Unicode
 
 
 class Repair(NbGraderPreprocessor):
@@ -51,6 +53,31 @@ class Repair(NbGraderPreprocessor):
         path = Path(coursedir.format_path(coursedir.release_directory, ".", nbgrader["assignment"]))
         path = path / f"{nbgrader['notebook']}.ipynb"
         return read_notebook(path) if path.is_file() else None
+
+
+class WatchForStall(NbGraderPreprocessor):
+    """First of a notebook's grading: should it last ``seconds``, every thread's stack goes to stderr (Python's
+    ``faulthandler``), so a stall outside the kernel's run (which SandboxedExecute's watchdog bounds) still says
+    where it is. One per process: the next notebook re-arms it, :class:`StopWatchingForStall` ends it."""
+
+    seconds = Integer(1200, help="seconds one notebook's grading may take before the stacks are dumped").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        import faulthandler
+        import sys
+
+        faulthandler.dump_traceback_later(self.seconds, file=sys.stderr)
+        return nb, resources
+
+
+class StopWatchingForStall(NbGraderPreprocessor):
+    """Last of a notebook's grading: :class:`WatchForStall`'s dump is called off (formgrader's server lives on)."""
+
+    def preprocess(self, nb, resources):
+        import faulthandler
+
+        faulthandler.cancel_dump_traceback_later()
+        return nb, resources
 
 
 class FillPackageLocation(NbGraderPreprocessor):
@@ -106,9 +133,9 @@ def configure(c, limits=None, unsafe=False):
     assert Execute in steps and LimitOutput in steps, "nbgrader's autograde pipeline changed"
     i = steps.index(LimitOutput)
     c.Autograde.exporter_class = BoundedNotebookExporter
-    c.Autograde.sanitize_preprocessors = [Repair] + sanitize
+    c.Autograde.sanitize_preprocessors = [WatchForStall, Repair] + sanitize
     c.Autograde.autograde_preprocessors = ([SandboxedExecute if s is Execute else s for s in steps[:i + 1]]
-                                           + [Judge] + steps[i + 1:])
+                                           + [Judge] + steps[i + 1:] + [StopWatchingForStall])
     generate = list(GenerateAssignment.class_traits()["preprocessors"].default())
     c.GenerateAssignment.preprocessors = [FillPackageLocation] + [p for p in generate if p is not FillPackageLocation]
 
@@ -118,6 +145,8 @@ def configure(c, limits=None, unsafe=False):
     c.SandboxedExecute.max_output_bytes = limits.max_output_bytes
     c.SandboxedExecute.notebook_output_bytes = limits.notebook_output_bytes
     c.SandboxedExecute.cpu_seconds = limits.cpu_seconds
+    # SandboxedExecute's own bound (notebook_timeout + 180 s), its last cancel (15 s), and nbgrader's other steps
+    c.WatchForStall.seconds = limits.notebook_timeout + 300
     c.LimitOutput.max_lines = 1000
     c.LimitOutput.max_traceback = 100
     km = c.SandboxKernelManager
