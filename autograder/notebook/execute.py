@@ -290,10 +290,13 @@ class SandboxedExecute(Execute):
             self._hung = limit
             frame = sys._current_frames().get(main)
             where = "".join(traceback.format_stack(frame)[-4:]) if frame else "(no frame)\n"
-            for task in asyncio.all_tasks(self._loop) if self._loop is not None else ():  # what the loop awaits
-                stack = io.StringIO()
-                task.print_stack(limit=6, file=stack)
-                where += stack.getvalue()
+            try:  # what the loop awaits; read from this thread, so only a best effort
+                for task in asyncio.all_tasks(self._loop) if self._loop is not None else ():
+                    stack = io.StringIO()
+                    task.print_stack(limit=6, file=stack)
+                    where += stack.getvalue()
+            except RuntimeError:  # the loop's set of tasks changed meanwhile
+                pass
             self.log.error("the notebook's run passed its hard limit of %d s; stopping its kernel. The grader "
                            "was waiting in:\n%s", limit, where)
             self._kill_kernel()
