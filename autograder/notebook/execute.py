@@ -270,7 +270,7 @@ class SandboxedExecute(Execute):
 
     def _watch_run(self):
         """Once the run passes :meth:`hard_limit`: log where the grader waits, and kill the kernel (all the
-        cgroup holds, and the launcher's process group); nbclient then finds it dead, and :func:`checked` ends
+        cgroup holds, and the launcher's process tree); nbclient then finds it dead, and :func:`checked` ends
         any wait for its messages. A run still going :data:`CANCEL_AFTER` seconds later waits on something
         else: the tasks of the event loop nbclient runs it on are cancelled."""
         import io
@@ -308,20 +308,15 @@ class SandboxedExecute(Execute):
         threading.Thread(target=watch, daemon=True, name="autograder-watchdog").start()
 
     def _kill_kernel(self):
-        """SIGKILL the kernel: every process of its cgroup, and its launcher's process group."""
-        import os
-        import signal
+        """SIGKILL the kernel: every process of its cgroup, and its launcher with everything below it."""
+        from autograder.sandbox.isolate import kill_tree
 
         km = self.km
         if km is not None and getattr(km, "cgroup", None) is not None:
             km.cgroup.kill()
         process = getattr(getattr(km, "provisioner", None), "process", None)
         if process is not None:
-            for kill in (lambda: os.killpg(process.pid, signal.SIGKILL), process.kill):
-                try:
-                    kill()
-                except OSError:
-                    pass
+            kill_tree(process.pid)
 
     def create_kernel_manager(self):
         # nbclient's, plus this run's folders (the kernel manager mounts them into the sandbox)
